@@ -1,0 +1,3 @@
+"""janitor: registry-hygiene job runner for Docker Hub."""
+
+__version__ = "0.1.0"

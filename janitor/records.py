@@ -1,0 +1,107 @@
+"""What the store keeps and the reports read: runs and per-image decisions, ORM-free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+RunStatus = Literal["running", "succeeded", "failed", "interrupted", "skipped"]
+Trigger = Literal["cli", "schedule", "demo", "manual"]
+Outcome = Literal[
+    "kept",  # verdict keep
+    "pending",  # planned for deletion, not yet executed
+    "would_delete",  # dry run: Hub's dry run raised nothing the policy does not accept
+    "deleted",  # Hub confirmed the delete
+    "skipped_warning",  # a warning the policy does not accept (current_tag skip, is_active)
+    "error",  # Hub answered an error for this image (not_found, child_manifest, 5xx, ...)
+    "not_attempted",  # the run stopped before reaching it (limits, failure, shutdown)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HubMetrics:
+    """Hub's own ``delete-images`` metrics, summed over the run's calls, as Hub gave them."""
+
+    manifest_deletes: int = 0
+    manifest_errors: int = 0
+    tag_deletes: int = 0
+    tag_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunMetrics:
+    """janitor's own counts for one run."""
+
+    repositories_scanned: int = 0
+    images_scanned: int = 0
+    candidates: int = 0
+    kept: int = 0
+    planned_deletes: int = 0
+    skipped_by_warning: int = 0
+    deleted: int = 0
+    would_delete: int = 0
+    errors: int = 0
+    bytes_reclaimed: int | None = None  # None: no size known for any deleted image
+    bytes_planned: int | None = None
+    hub_calls: int = 0
+    hub_rate_limited: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    policy: str
+    namespace: str
+    trigger: str
+    dry_run: bool
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    backend: str | None = None
+    metrics: RunMetrics = field(default_factory=RunMetrics)
+    hub_metrics: HubMetrics = field(default_factory=HubMetrics)
+    owner: str | None = None  # host:pid of the process that ran it
+    heartbeat_at: datetime | None = None
+    report_path: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One image's verdict in one run, and what became of it."""
+
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    last_pushed: datetime | None
+    last_pulled: datetime | None  # None: never pulled
+    verdict: Literal["keep", "delete"]
+    reasons: tuple[str, ...]
+    outcome: Outcome
+    detail: str | None = None  # Hub's message, the warning, the error
+    size: int | None = None
+    selected_by: str | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailRecord:
+    """A report that was (or should have been) mailed: failed sends are retried later."""
+
+    id: int
+    kind: Literal["run", "weekly"]
+    run_id: int | None
+    recipients: tuple[str, ...]
+    subject: str
+    html_path: str
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
