@@ -1,0 +1,1 @@
+"""The emulator's HTTP handlers, one module per family of Hub endpoints."""
