@@ -1,0 +1,1 @@
+"""Tests of the Docker Hub client (janitor.hub)."""
