@@ -16,6 +16,8 @@ Outcome = Literal[
     "skipped_warning",  # a warning the policy does not accept (current_tag skip, is_active)
     "error",  # Hub answered an error for this image (not_found, child_manifest, 5xx, ...)
     "not_attempted",  # the run stopped before reaching it (limits, failure, shutdown)
+    "sending",  # a real delete was sent and its answer not yet read
+    "unconfirmed",  # sent, but the process died or Hub failed before the answer: a later run checks
 ]
 
 

@@ -253,6 +253,12 @@ class Store:
             if not runs.update_run(conn, run_id, report_path=str(path)):
                 raise _no_run(run_id)
 
+    def set_backend(self, run_id: int, backend: str) -> None:
+        """Record which deletion backend the run uses (known once ``auto`` has probed Hub)."""
+        with self._connection(f"recording run {run_id}'s backend") as conn:
+            if not runs.update_run(conn, run_id, backend=backend):
+                raise _no_run(run_id)
+
     def mark_stale_runs_interrupted(
         self, *, now: datetime, stale_after: timedelta, owner: str | None = None
     ) -> list[int]:

@@ -1,5 +1,6 @@
-"""Database fixtures: every store test runs on SQLite (a file under tmp_path) and on PostgreSQL
-(a database created for this test session, dropped at its end; skipped when no server)."""
+"""Shared fixtures. Databases: a test that asks for `store` or `db_url` runs on SQLite (a file under
+tmp_path) and on PostgreSQL (a database created for this test session, dropped at its end;
+skipped with the reason when no server can be reached)."""
 
 from __future__ import annotations
 

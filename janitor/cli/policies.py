@@ -1,0 +1,106 @@
+"""`janitor policies check` and `janitor plan`: validate policies and show what they would do."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from dateutil import parser as dateparser
+
+from janitor.cli.app import App, cli, handle_errors
+from janitor.errors import UsageError
+from janitor.hub.inventory import iter_inventory
+from janitor.policy import evaluate, load_policies
+from janitor.policy.render import plan_table, plan_to_json
+
+
+@cli.group("policies")
+def policies_group() -> None:
+    """Retention policies."""
+
+
+@policies_group.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.pass_obj
+@handle_errors
+def policies_check(app: App, path: Path | None) -> None:
+    """Validate a policy file or folder; one line per mistake, exit 2 on any."""
+    folder = path or app.settings.policies
+    if not folder.exists():
+        raise UsageError(f"{folder}: no such file or folder")
+    policies = load_policies(folder, allowed_namespaces=app.settings.namespaces or None)
+    for policy in policies:
+        schedule = f", schedule {policy.schedule!r} ({policy.timezone})" if policy.schedule else ""
+        click.echo(
+            f"ok: {policy.source}: policy {policy.name!r} for namespace {policy.namespace}, "
+            f"mode {policy.mode}{schedule}"
+        )
+    click.echo(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'} valid")
+
+
+def parse_as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = dateparser.isoparse(value)
+    except ValueError:
+        raise UsageError(
+            f"--as-of: {value!r} is not a date (use ISO 8601, e.g. 2027-01-31 or "
+            "2027-01-31T12:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cli.command("plan")
+@click.option("--policy", "names", multiple=True, help="Only this policy (repeatable).")
+@click.option("--as-of", help="Evaluate as if it were this date (ISO 8601): what would go then.")
+@click.option("--json", "as_json", is_flag=True, help="JSON a program can read.")
+@click.option(
+    "--snapshot",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plan offline against a snapshot file (from `janitor snapshot`) instead of Hub.",
+)
+@click.option("--kept/--no-kept", "show_kept", default=True, help="Show kept images too.")
+@click.pass_obj
+@handle_errors
+def plan_command(
+    app: App,
+    names: tuple[str, ...],
+    as_of: str | None,
+    as_json: bool,
+    snapshot: Path | None,
+    show_kept: bool,
+) -> None:
+    """Show what the policies would keep and delete, and why. Never calls a write endpoint."""
+    now = parse_as_of(as_of)
+    policies = app.policies(names)
+    plans = []
+    if snapshot is not None:
+        from janitor.snapshot import load_snapshot
+
+        snapshot_inventories = load_snapshot(snapshot)
+        for policy in policies:
+            plans.append(
+                evaluate(
+                    (i for i in snapshot_inventories if i.repository.namespace == policy.namespace),
+                    policy,
+                    now,
+                )
+            )
+    else:
+        with app.hub_client() as client:
+            for policy in policies:
+                inventories = iter_inventory(
+                    client,
+                    policy.namespace,
+                    repositories=policy.covers,
+                    concurrency=app.settings.concurrency,
+                )
+                plans.append(evaluate(inventories, policy, now))
+    if as_json:
+        click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
+        return
+    for plan in plans:
+        click.echo(plan_table(plan, show_kept=show_kept))

@@ -1,0 +1,126 @@
+"""`janitor run`: run policies once against Docker Hub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from janitor.cli.app import App, cli, handle_errors, progress_printer
+from janitor.engine import RunContext, decide_mode, recover_stale_runs, run_once, utcnow
+from janitor.errors import UsageError
+from janitor.policy import Policy
+from janitor.records import RunRecord
+from janitor.reporting import deliver, mailer_from_settings, write_run_report
+from janitor.serialize import run_to_json
+from janitor.units import human_bytes
+
+
+def run_policies(
+    app: App,
+    policies: Sequence[Policy],
+    *,
+    dry_run_flag: bool,
+    apply_flag: bool,
+    trigger: str,
+    quiet: bool,
+) -> list[tuple[RunRecord, Path | None]]:
+    """Run each policy through the one run path, then write (and mail) its report."""
+    ctx = RunContext(
+        settings=app.settings,
+        store=app.store(),
+        hub_factory=app.hub_client,
+        progress=progress_printer(not quiet),
+    )
+    recover_stale_runs(ctx)
+    mailer = mailer_from_settings(app.settings)
+    results: list[tuple[RunRecord, Path | None]] = []
+    for policy in policies:
+        mode = decide_mode(
+            policy,
+            dry_run_flag=dry_run_flag,
+            apply_flag=apply_flag,
+            service=False,
+            settings=app.settings,
+        )
+        if mode.note and not quiet:
+            click.echo(f"note: {mode.note}", err=True)
+        record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
+        if ctx.progress:
+            click.echo("\r\033[K", err=True, nl=False)
+        report, path = write_run_report(
+            app.store(), record.id, app.settings.report_dir, now=utcnow()
+        )
+        recipients = list(policy.report_emails) or list(app.settings.report_to)
+        deliver(
+            app.store(),
+            mailer,
+            report,
+            recipients,
+            kind="run",
+            run_id=record.id,
+            html_path=path,
+            now=utcnow(),
+        )
+        results.append((app.store().get_run(record.id) or record, path))
+    return results
+
+
+def summary_lines(record: RunRecord, report: Path | None) -> list[str]:
+    m = record.metrics
+    mode = "dry run" if record.dry_run else "delete run"
+    gone = (
+        f"{m.would_delete} would be deleted ({human_bytes(m.bytes_planned)})"
+        if record.dry_run
+        else f"{m.deleted} deleted ({human_bytes(m.bytes_reclaimed)} reclaimed)"
+    )
+    lines = [
+        f"policy {record.policy} ({record.namespace}): {mode}, run #{record.id} {record.status}",
+        f"  {m.repositories_scanned} repositories, {m.images_scanned} images scanned; "
+        f"{m.candidates} candidates, {m.kept} kept, {m.planned_deletes} planned; {gone}; "
+        f"{m.skipped_by_warning} skipped by warning; {m.errors} errors; {m.hub_calls} Hub calls",
+    ]
+    if record.error:
+        lines.append(f"  error: {record.error}")
+    if report is not None:
+        lines.append(f"  report: {report}")
+    return lines
+
+
+@cli.command("run")
+@click.option("--dry-run", "dry_run_flag", is_flag=True, help="Never delete, whatever the policy.")
+@click.option(
+    "--apply",
+    "apply_flag",
+    is_flag=True,
+    help="Delete for policies whose mode is delete (after Hub's dry run, within their limits).",
+)
+@click.option("--policy", "names", multiple=True, help="Run only this policy (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_obj
+@handle_errors
+def run_command(
+    app: App, dry_run_flag: bool, apply_flag: bool, names: tuple[str, ...], as_json: bool
+) -> None:
+    """Run the policies once: plan, Hub's dry run, then (with --apply) delete, and record it."""
+    if dry_run_flag and apply_flag:
+        raise UsageError("--dry-run and --apply exclude each other")
+    policies = app.policies(names)
+    results = run_policies(
+        app,
+        policies,
+        dry_run_flag=dry_run_flag,
+        apply_flag=apply_flag,
+        trigger="cli",
+        quiet=as_json,
+    )
+    if as_json:
+        click.echo(json.dumps([run_to_json(r) for r, _ in results], indent=2))
+    else:
+        for record, path in results:
+            for line in summary_lines(record, path):
+                click.echo(line)
+    if any(r.status != "succeeded" for r, _ in results):
+        click.get_current_context().exit(1)

@@ -1,0 +1,34 @@
+"""`janitor snapshot`: save a namespace's inventory in the emulator's seed format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from janitor.cli.app import App, cli, handle_errors
+from janitor.hub.inventory import iter_inventory
+from janitor.snapshot import write_snapshot
+
+
+@cli.command("snapshot")
+@click.argument("namespace")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (YAML; .json for JSON).",
+)
+@click.pass_obj
+@handle_errors
+def snapshot_command(app: App, namespace: str, output: Path) -> None:
+    """Save NAMESPACE's repositories and images to a file: plan offline with `janitor plan
+    --snapshot FILE`, or serve it with `janitor emulator serve --seed FILE`."""
+    with app.hub_client() as client:
+        count = write_snapshot(
+            iter_inventory(client, namespace, concurrency=app.settings.concurrency),
+            namespace,
+            output,
+        )
+    click.echo(f"wrote {count} images of {namespace} to {output}")

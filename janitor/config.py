@@ -1,0 +1,259 @@
+"""Settings from the environment and an optional TOML file.
+
+Precedence: command-line flags (applied by the CLI) > environment (``JANITOR_*``) > ``janitor.toml``
+(``--config FILE`` or ``JANITOR_CONFIG``; ``./janitor.toml`` when present) > defaults. The TOML file
+uses the same names as the environment without the ``JANITOR_`` prefix, in lower case
+(``hub_url = "..."``). Secrets (the Hub token, the SMTP password) may come from a file
+(``*_FILE``), never from a policy. Unknown keys are refused, and every error names the variable
+or key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from janitor.errors import ConfigError
+
+DEFAULT_HUB_URL = "https://hub.docker.com"
+DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
+DeleteBackendName = Literal["auto", "delete-images", "registry"]
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or an exception."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "janitor"
+
+
+@dataclass(frozen=True)
+class Settings:
+    hub_url: str = DEFAULT_HUB_URL
+    hub_username: str | None = None
+    hub_token: Secret | None = field(default=None, repr=False)
+    hub_insecure: bool = False
+    registry_url: str = DEFAULT_REGISTRY_URL
+    delete_backend: DeleteBackendName = "auto"
+    data_dir: Path = Path(".")
+    database_url: str = ""
+    policies: Path = Path("policies")
+    report_dir: Path = Path("reports")
+    namespaces: tuple[str, ...] = ()  # allow-list; empty: any namespace but `library`
+    report_to: tuple[str, ...] = ()
+    report_schedule: str = "0 8 * * mon"
+    http_port: int = 9464
+    concurrency: int = 4
+    batch_size: int = 100
+    require_apply: bool = True
+    """One-shot runs delete only with --apply (and a mode: delete policy). Setting this false
+    lets `janitor run` delete for mode: delete policies without --apply: for a cron job that
+    calls `janitor run` instead of running `janitor serve`."""
+    stale_after_seconds: int = 600
+    timeout: float = 30.0
+    smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
+
+    @property
+    def hub_is_default(self) -> bool:
+        return self.hub_url.rstrip("/") == DEFAULT_HUB_URL
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+_KEYS: dict[str, str] = {
+    "hub_url": "JANITOR_HUB_URL",
+    "hub_username": "JANITOR_HUB_USERNAME",
+    "hub_token": "JANITOR_HUB_TOKEN",
+    "hub_token_file": "JANITOR_HUB_TOKEN_FILE",
+    "hub_insecure": "JANITOR_HUB_INSECURE",
+    "registry_url": "JANITOR_REGISTRY_URL",
+    "delete_backend": "JANITOR_DELETE_BACKEND",
+    "data_dir": "JANITOR_DATA_DIR",
+    "database_url": "JANITOR_DATABASE_URL",
+    "policies": "JANITOR_POLICIES",
+    "report_dir": "JANITOR_REPORT_DIR",
+    "namespaces": "JANITOR_NAMESPACES",
+    "report_to": "JANITOR_REPORT_TO",
+    "report_schedule": "JANITOR_REPORT_SCHEDULE",
+    "http_port": "JANITOR_HTTP_PORT",
+    "concurrency": "JANITOR_CONCURRENCY",
+    "batch_size": "JANITOR_BATCH_SIZE",
+    "require_apply": "JANITOR_REQUIRE_APPLY",
+    "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
+    "timeout": "JANITOR_TIMEOUT",
+}
+# SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
+# under the same lower-case names and they are exported to that reader.
+_SMTP_KEYS = {
+    "smtp_host": "JANITOR_SMTP_HOST",
+    "smtp_port": "JANITOR_SMTP_PORT",
+    "smtp_username": "JANITOR_SMTP_USERNAME",
+    "smtp_password_file": "JANITOR_SMTP_PASSWORD_FILE",
+    "smtp_from": "JANITOR_SMTP_FROM",
+    "smtp_security": "JANITOR_SMTP_SECURITY",
+}
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def _int(name: str, value: str, *, minimum: int, maximum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ConfigError(f"{name}: {number} is out of range ({minimum} to {maximum})")
+    return number
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _read_secret_file(name: str, path: str) -> Secret:
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    if not text:
+        raise ConfigError(f"{name}: {path} is empty")
+    return Secret(text)
+
+
+def _load_toml(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = set(_KEYS) | set(_SMTP_KEYS)
+    values: dict[str, str] = {}
+    for key, value in data.items():
+        if key in {"hub_token", "smtp_password"}:
+            raise ConfigError(
+                f"{path}: {key}: secrets do not belong in the config file; "
+                f"use {key}_file or the environment"
+            )
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        if isinstance(value, list):
+            values[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            values[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            values[key] = str(value)
+        else:
+            raise ConfigError(f"{path}: {key}: expected a string, number, boolean or list")
+    return values
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, config_file: Path | None = None
+) -> Settings:
+    """Build the settings; raises ConfigError naming the variable or key at fault."""
+    env = dict(os.environ if env is None else env)
+    file_path = config_file or (Path(env["JANITOR_CONFIG"]) if env.get("JANITOR_CONFIG") else None)
+    if file_path is None and Path("janitor.toml").is_file():
+        file_path = Path("janitor.toml")
+    raw: dict[str, str] = {}
+    if file_path is not None:
+        from_file = _load_toml(file_path)
+        raw.update({_KEYS.get(k) or _SMTP_KEYS[k]: v for k, v in from_file.items()})
+    raw.update({k: v for k, v in env.items() if k.startswith("JANITOR_")})
+    # Export file-held SMTP settings for SmtpSettings.from_env.
+    smtp_env = {v: raw[v] for v in (*_SMTP_KEYS.values(), "JANITOR_SMTP_PASSWORD") if v in raw}
+    return _build(raw, env, smtp_env)
+
+
+def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, str]) -> Settings:
+    def get(key: str) -> str | None:
+        value = raw.get(_KEYS[key])
+        return value if value not in (None, "") else None
+
+    token: Secret | None = None
+    if (value := get("hub_token")) is not None:
+        token = Secret(value)
+    elif (value := get("hub_token_file")) is not None:
+        token = _read_secret_file("JANITOR_HUB_TOKEN_FILE", value)
+
+    hub_url = (get("hub_url") or DEFAULT_HUB_URL).rstrip("/")
+    if not hub_url.startswith(("http://", "https://")):
+        raise ConfigError(f"JANITOR_HUB_URL: expected an http(s) URL, got {hub_url!r}")
+    insecure = _bool("JANITOR_HUB_INSECURE", get("hub_insecure") or "false")
+    if insecure and hub_url == DEFAULT_HUB_URL:
+        raise ConfigError(
+            "JANITOR_HUB_INSECURE: TLS verification cannot be turned off for Docker Hub itself; "
+            "it exists only for a custom JANITOR_HUB_URL"
+        )
+    backend = get("delete_backend") or "auto"
+    if backend not in ("auto", "delete-images", "registry"):
+        raise ConfigError(
+            f"JANITOR_DELETE_BACKEND: expected auto, delete-images or registry, got {backend!r}"
+        )
+    data_dir = Path(get("data_dir") or _default_data_dir(env)).expanduser()
+    database_url = get("database_url") or f"sqlite:///{data_dir / 'janitor.db'}"
+    namespaces = _list(get("namespaces") or "")
+    if "library" in namespaces:
+        raise ConfigError("JANITOR_NAMESPACES: 'library' (Docker Official Images) is never cleaned")
+    return Settings(
+        hub_url=hub_url,
+        hub_username=get("hub_username"),
+        hub_token=token,
+        hub_insecure=insecure,
+        registry_url=(get("registry_url") or DEFAULT_REGISTRY_URL).rstrip("/"),
+        delete_backend=backend,  # type: ignore[arg-type]
+        data_dir=data_dir,
+        database_url=database_url,
+        policies=Path(get("policies") or "policies"),
+        report_dir=Path(get("report_dir") or data_dir / "reports").expanduser(),
+        namespaces=namespaces,
+        report_to=_list(get("report_to") or ""),
+        report_schedule=get("report_schedule") or "0 8 * * mon",
+        http_port=_int("JANITOR_HTTP_PORT", get("http_port") or "9464", minimum=0, maximum=65535),
+        concurrency=_int("JANITOR_CONCURRENCY", get("concurrency") or "4", minimum=1, maximum=32),
+        batch_size=_int("JANITOR_BATCH_SIZE", get("batch_size") or "100", minimum=1, maximum=1000),
+        require_apply=_bool("JANITOR_REQUIRE_APPLY", get("require_apply") or "true"),
+        stale_after_seconds=_int(
+            "JANITOR_STALE_AFTER_SECONDS",
+            get("stale_after_seconds") or "600",
+            minimum=30,
+            maximum=86400,
+        ),
+        timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
+        smtp_env=smtp_env,
+    )

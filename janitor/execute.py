@@ -1,0 +1,382 @@
+"""Turn a repository's planned deletions into ``delete-images`` calls, safely.
+
+For each batch (one repository per call, as Hub requires; grouped by the ``active_from`` cutoff of
+the select entry that chose the images):
+
+1. A dry run (``dry_run: true``). Hub's errors (``not_found``, ``child_manifest``, ...) mark the
+   image as an error; its warnings are decided per image from the policy: a ``current_tag``
+   warning is accepted only where the selecting entry says ``current_tag: delete``; an
+   ``is_active`` warning is never accepted (the image became active after the plan).
+2. Unless this is a dry run, the real call (``dry_run: false``) for the images left, with
+   ``ignore_warnings`` holding exactly the warnings accepted in step 1 for those images. A dry run
+   whose first answer carried warnings makes the same call with ``dry_run: true`` to confirm that
+   Hub accepts exactly what an applied run would send.
+3. If the answer to step 2 is a new validation refusal (something changed since the dry run: a tag
+   was added, an image was deleted by someone else), the images it names are skipped with that
+   reason, never forced, and the call is repeated for the rest (nothing was deleted by a refusal).
+
+A real delete that fails in a way that may have been applied (a 5xx, a dropped connection after
+sending) is never repeated: a dry run of the same images tells which are gone, and the run stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from janitor.hub.errors import HubError
+from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef
+from janitor.plan import Decision
+from janitor.records import HubMetrics, Outcome
+
+log = logging.getLogger("janitor.execute")
+
+MAX_ROUNDS = 3
+
+
+class DeleteBackend(Protocol):
+    """What the executor needs from a deletion backend: ``delete-images`` semantics."""
+
+    name: str
+
+    def delete_images(
+        self,
+        namespace: str,
+        manifests: Sequence[ManifestRef],
+        *,
+        dry_run: bool,
+        active_from: datetime | None = None,
+        ignore_warnings: Sequence[DeleteWarning] = (),
+    ) -> DeleteResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    repository: str
+    digest: str
+    outcome: Outcome
+    detail: str | None = None
+
+
+@dataclass
+class ExecutionTotals:
+    hub_metrics: HubMetrics = field(default_factory=HubMetrics)
+    deleted: int = 0
+    would_delete: int = 0
+    skipped_by_warning: int = 0
+    errors: int = 0
+    not_attempted: int = 0
+    unconfirmed: int = 0
+    bytes_reclaimed: int | None = None
+    bytes_planned: int | None = None
+    interrupted: bool = False
+    failure: str | None = None
+
+    def count(self, outcome: ItemOutcome, size: int | None) -> None:
+        match outcome.outcome:
+            case "deleted":
+                self.deleted += 1
+                self.bytes_reclaimed = _add(self.bytes_reclaimed, size)
+            case "would_delete":
+                self.would_delete += 1
+                self.bytes_planned = _add(self.bytes_planned, size)
+            case "skipped_warning":
+                self.skipped_by_warning += 1
+            case "error":
+                self.errors += 1
+            case "not_attempted":
+                self.not_attempted += 1
+            case "unconfirmed":
+                self.unconfirmed += 1
+                self.errors += 1
+
+    def add_hub_metrics(self, result: DeleteResult) -> None:
+        if result.metrics is None:
+            return
+        m, h = result.metrics, self.hub_metrics
+        self.hub_metrics = HubMetrics(
+            manifest_deletes=h.manifest_deletes + m.manifest_deletes,
+            manifest_errors=h.manifest_errors + m.manifest_errors,
+            tag_deletes=h.tag_deletes + m.tag_deletes,
+            tag_errors=h.tag_errors + m.tag_errors,
+        )
+
+
+def _add(total: int | None, size: int | None) -> int | None:
+    if size is None:
+        return total
+    return (total or 0) + size
+
+
+OutcomeSink = Callable[[Sequence[ItemOutcome]], None]
+
+
+@dataclass
+class Executor:
+    """Executes the planned deletions of one run, batch by batch, reporting each batch's outcomes
+    to ``sink`` (the store) as soon as they are known."""
+
+    backend: DeleteBackend
+    namespace: str
+    dry_run: bool
+    batch_size: int
+    sink: OutcomeSink
+    stop: threading.Event = field(default_factory=threading.Event)
+    totals: ExecutionTotals = field(default_factory=ExecutionTotals)
+    _sizes: dict[tuple[str, str], int | None] = field(default_factory=dict)
+
+    def run(self, planned: Iterable[tuple[str, Sequence[Decision]]]) -> ExecutionTotals:
+        """``planned``: (repository, decisions with verdict delete) in the order to work on."""
+        for repository, decisions in planned:
+            batches = list(self._batches(decisions))
+            for index, (active_from, batch) in enumerate(batches):
+                if self.totals.failure is not None or self.stop.is_set():
+                    rest = [d for _, b in batches[index:] for d in b]
+                    self._emit(
+                        repository,
+                        [(d, "not_attempted", self._stop_reason()) for d in rest],
+                    )
+                    if self.stop.is_set():
+                        self.totals.interrupted = True
+                    break
+                self._run_batch(repository, batch, active_from)
+        return self.totals
+
+    def skip_all(self, planned: Iterable[tuple[str, Sequence[Decision]]], reason: str) -> None:
+        for repository, decisions in planned:
+            self._emit(repository, [(d, "not_attempted", reason) for d in decisions])
+
+    def _stop_reason(self) -> str:
+        if self.totals.failure is not None:
+            return (
+                f"not attempted: the run stopped after an earlier failure ({self.totals.failure})"
+            )
+        return "not attempted: janitor was asked to stop before this batch"
+
+    def _batches(
+        self, decisions: Sequence[Decision]
+    ) -> Iterable[tuple[datetime | None, list[Decision]]]:
+        groups: dict[datetime | None, list[Decision]] = defaultdict(list)
+        for decision in decisions:
+            groups[decision.active_from].append(decision)
+        for active_from in sorted(groups, key=lambda t: (t is None, t or datetime.min)):
+            group = sorted(groups[active_from], key=lambda d: d.image.digest)
+            for start in range(0, len(group), self.batch_size):
+                yield active_from, group[start : start + self.batch_size]
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _run_batch(
+        self, repository: str, batch: list[Decision], active_from: datetime | None
+    ) -> None:
+        by_digest = {d.image.digest: d for d in batch}
+        for d in batch:
+            self._sizes[(repository, d.image.digest)] = d.image.size
+        remaining = dict(by_digest)
+        decided: list[tuple[Decision, Outcome, str | None]] = []
+
+        try:
+            first = self._call(repository, list(remaining), active_from, dry_run=True)
+        except HubError as exc:
+            self._fail(repository, batch, exc, stage="dry run")
+            return
+
+        accepted: dict[str, DeleteWarning] = {}
+        if first.accepted:
+            if self.dry_run:
+                self.totals.add_hub_metrics(first)
+                self._emit(
+                    repository,
+                    [(d, "would_delete", "Hub's dry run accepts the delete") for d in batch],
+                )
+                return
+        else:
+            accepted = self._sort_validation(first, remaining, decided, stage="dry run")
+            if not (first.errors or first.warnings):
+                message = first.message or "Hub refused the dry run without naming an image"
+                decided.extend((d, "error", message) for d in remaining.values())
+                remaining.clear()
+
+        for round_number in range(MAX_ROUNDS):
+            if not remaining:
+                break
+            ignore = [accepted[digest] for digest in remaining if digest in accepted]
+            if not self.dry_run:
+                self._mark_sending(repository, list(remaining.values()))
+                log.info(
+                    "deleting %d image(s) from %s/%s: %s",
+                    len(remaining),
+                    self.namespace,
+                    repository,
+                    ", ".join(
+                        f"{digest[:19]} ({', '.join(d.image.current_tags) or 'untagged'})"
+                        for digest, d in remaining.items()
+                    ),
+                )
+            try:
+                result = self._call(
+                    repository, list(remaining), active_from, dry_run=self.dry_run, ignore=ignore
+                )
+            except HubError as exc:
+                if not self.dry_run and getattr(exc, "maybe_applied", False):
+                    decided.extend(self._recheck(repository, remaining, active_from, exc))
+                    self._emit(repository, decided)
+                    self.totals.failure = f"delete call failed in {repository}: {exc}"
+                    return
+                self._emit(repository, decided)
+                self._fail(repository, list(remaining.values()), exc, stage="delete")
+                return
+            if result.accepted:
+                self.totals.add_hub_metrics(result)
+                outcome: Outcome = "would_delete" if self.dry_run else "deleted"
+                for digest, d in remaining.items():
+                    warning = accepted.get(digest)
+                    detail = (
+                        f"current tags {', '.join(warning.tags)} removed with it "
+                        "(policy: current_tag: delete)"
+                        if warning is not None
+                        else None
+                    )
+                    if self.dry_run:
+                        detail = (
+                            f"Hub's dry run accepts the delete; current tags "
+                            f"{', '.join(warning.tags)} would go with it"
+                            if warning is not None
+                            else "Hub's dry run accepts the delete"
+                        )
+                    decided.append((d, outcome, detail))
+                remaining.clear()
+                break
+            stage = f"changed since the dry run (round {round_number + 1})"
+            before = len(remaining)
+            self._sort_validation(result, remaining, decided, stage=stage, accept=False)
+            if len(remaining) == before:
+                message = result.message or "Hub refused the delete without naming an image"
+                decided.extend((d, "error", message) for d in remaining.values())
+                remaining.clear()
+        else:
+            decided.extend(
+                (d, "error", f"Hub kept refusing the batch after {MAX_ROUNDS} rounds")
+                for d in remaining.values()
+            )
+        self._emit(repository, decided)
+
+    def _call(
+        self,
+        repository: str,
+        digests: list[str],
+        active_from: datetime | None,
+        *,
+        dry_run: bool,
+        ignore: Sequence[DeleteWarning] = (),
+    ) -> DeleteResult:
+        return self.backend.delete_images(
+            self.namespace,
+            [ManifestRef(repository=repository, digest=digest) for digest in digests],
+            dry_run=dry_run,
+            active_from=active_from,
+            ignore_warnings=ignore,
+        )
+
+    def _sort_validation(
+        self,
+        result: DeleteResult,
+        remaining: dict[str, Decision],
+        decided: list[tuple[Decision, Outcome, str | None]],
+        *,
+        stage: str,
+        accept: bool = True,
+    ) -> dict[str, DeleteWarning]:
+        """Take the images Hub named out of ``remaining``; return the warnings accepted."""
+        for error in result.errors:
+            decision = remaining.pop(error.digest, None)
+            if decision is not None:
+                decided.append((decision, "error", f"Hub: {error.error} ({stage})"))
+        accepted: dict[str, DeleteWarning] = {}
+        refused: set[str] = set()
+        for warning in result.warnings:
+            decision = remaining.get(warning.digest)
+            if decision is None:
+                continue
+            if warning.warning == "current_tag" and accept and decision.current_tag == "delete":
+                accepted[warning.digest] = warning
+                continue
+            refused.add(warning.digest)
+            remaining.pop(warning.digest)
+            decided.append((decision, "skipped_warning", _warning_reason(warning, decision, stage)))
+        for digest in refused:
+            accepted.pop(digest, None)
+        return accepted
+
+    def _recheck(
+        self,
+        repository: str,
+        remaining: dict[str, Decision],
+        active_from: datetime | None,
+        exc: HubError,
+    ) -> list[tuple[Decision, Outcome, str | None]]:
+        """After a real delete failed in a way that may have been applied, ask Hub (dry run)
+        which images are gone. Never repeats the delete."""
+        try:
+            check = self._call(repository, list(remaining), active_from, dry_run=True)
+        except HubError as again:
+            return [
+                (
+                    d,
+                    "unconfirmed",
+                    f"Hub failed during the delete ({exc}) and the re-check failed too "
+                    f"({again}); the next run will see whether it is gone",
+                )
+                for d in remaining.values()
+            ]
+        gone = {e.digest for e in check.errors if e.error == "not_found"}
+        out: list[tuple[Decision, Outcome, str | None]] = []
+        for digest, d in remaining.items():
+            if digest in gone:
+                out.append((d, "deleted", f"confirmed gone by a re-check after Hub failed: {exc}"))
+            else:
+                out.append((d, "error", f"not deleted: Hub failed ({exc}); still present"))
+        return out
+
+    def _fail(self, repository: str, batch: list[Decision], exc: HubError, *, stage: str) -> None:
+        self._emit(repository, [(d, "error", f"{stage} failed: {exc}") for d in batch])
+        self.totals.failure = f"{stage} call for {repository} failed: {exc}"
+
+    def _mark_sending(self, repository: str, batch: list[Decision]) -> None:
+        self.sink(
+            [
+                ItemOutcome(repository, d.image.digest, "sending", "delete sent; answer not read")
+                for d in batch
+            ]
+        )
+
+    def _emit(
+        self, repository: str, decided: Sequence[tuple[Decision, Outcome, str | None]]
+    ) -> None:
+        if not decided:
+            return
+        outcomes = [ItemOutcome(repository, d.image.digest, o, detail) for d, o, detail in decided]
+        for item, (d, _, _) in zip(outcomes, decided, strict=True):
+            self.totals.count(item, d.image.size)
+        self.sink(outcomes)
+
+
+def _warning_reason(warning: DeleteWarning, decision: Decision, stage: str) -> str:
+    if warning.warning == "is_active":
+        return (
+            f"skipped: Hub says the image is active (pushed or pulled since "
+            f"{_fmt(decision.active_from)}), so it became active after the plan ({stage})"
+        )
+    tags = ", ".join(warning.tags) or "?"
+    if stage == "dry run":
+        return f"skipped: currently tagged {tags}; policy says current_tag: skip"
+    return f"skipped: currently tagged {tags}, a tag Hub reported only after the dry run ({stage})"
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "the plan's time"

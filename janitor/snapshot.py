@@ -1,0 +1,116 @@
+"""Snapshots: a namespace's inventory saved in the emulator's seed format.
+
+``janitor snapshot NS -o FILE`` writes one; ``janitor plan --snapshot FILE`` plans against it
+offline; ``janitor emulator serve --seed FILE`` serves it. Users are not part of a snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from janitor.errors import UsageError
+from janitor.hub.models import Image, Repository, RepositoryInventory, TagRef
+from janitor.serialize import iso
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def image_to_seed(image: Image) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "digest": image.digest,
+        "media_type": INDEX if image.children else MANIFEST,
+        "last_pushed": iso(image.last_pushed),
+        "last_pulled": iso(image.last_pulled),
+        "tags": [{"tag": t.tag, "is_current": t.is_current} for t in image.tags],
+    }
+    if image.size is not None:
+        entry["size"] = image.size
+    if image.children:
+        entry["platforms"] = [{"digest": child} for child in image.children]
+    return entry
+
+
+def write_snapshot(inventories: Iterable[RepositoryInventory], namespace: str, path: Path) -> int:
+    """Write the inventories as a seed file; returns the number of images written."""
+    repositories: dict[str, Any] = {}
+    count = 0
+    for inventory in inventories:
+        repositories[inventory.repository.name] = {
+            "is_private": inventory.repository.is_private,
+            "images": [image_to_seed(image) for image in inventory.images],
+        }
+        count += len(inventory.images)
+    seed = {"namespaces": {namespace: {"repositories": repositories}}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        if path.suffix == ".json":
+            json.dump(seed, fh, indent=1)
+        else:
+            yaml.safe_dump(seed, fh, sort_keys=False)
+    tmp.replace(path)
+    return count
+
+
+def _time(value: Any, *, now: datetime, where: str) -> datetime | None:
+    from janitor.emulator.timefmt import parse_seed_time
+
+    try:
+        return parse_seed_time(value, now=now)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def load_snapshot(path: Path, *, now: datetime | None = None) -> list[RepositoryInventory]:
+    """Read a snapshot (or any seed file) into inventories, without a Hub or an emulator."""
+    now = now or datetime.now(UTC)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read the snapshot: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("namespaces"), dict):
+        raise UsageError(f"{path}: not a snapshot (expected a `namespaces:` mapping)")
+    out: list[RepositoryInventory] = []
+    for namespace, ns in data["namespaces"].items():
+        for repo_name, repo in ((ns or {}).get("repositories") or {}).items():
+            images = []
+            for i, raw in enumerate((repo or {}).get("images") or []):
+                where = f"{path}: namespaces.{namespace}.repositories.{repo_name}.images[{i}]"
+                if not isinstance(raw, dict) or "digest" not in raw:
+                    raise UsageError(f"{where}: an image needs a digest")
+                images.append(
+                    Image(
+                        namespace=str(namespace),
+                        repository=str(repo_name),
+                        digest=str(raw["digest"]),
+                        tags=tuple(
+                            TagRef(str(t["tag"]), bool(t.get("is_current", True)))
+                            for t in raw.get("tags") or []
+                        ),
+                        last_pushed=_time(raw.get("last_pushed"), now=now, where=where),
+                        last_pulled=_time(raw.get("last_pulled"), now=now, where=where),
+                        size=raw.get("size"),
+                        children=tuple(
+                            str(p["digest"]) for p in raw.get("platforms") or [] if p.get("digest")
+                        ),
+                    )
+                )
+            out.append(
+                RepositoryInventory(
+                    Repository(
+                        namespace=str(namespace),
+                        name=str(repo_name),
+                        is_private=bool((repo or {}).get("is_private", False)),
+                    ),
+                    tuple(images),
+                )
+            )
+    return out
