@@ -14,4 +14,4 @@ def main() -> None:
 __all__ = ["cli", "main"]
 
 # Register the commands on the root group.
-from janitor.cli import demo, policies, run, runs, snapshot  # noqa: E402,F401
+from janitor.cli import demo, policies, report, run, runs, snapshot  # noqa: E402,F401

@@ -1,0 +1,80 @@
+"""`janitor report`: a run's report or the weekly cleanup report, to a file and by mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.policies import parse_as_of
+from janitor.engine import utcnow
+from janitor.errors import UsageError
+from janitor.report.files import write_report
+from janitor.reporting import (
+    deliver,
+    mailer_from_settings,
+    write_run_report,
+    write_weekly_report,
+)
+
+
+@cli.command("report")
+@click.option("--run", "run_id", type=int, help="The run's report (see `janitor runs list`).")
+@click.option("--weekly", is_flag=True, help="The weekly cleanup report.")
+@click.option("--since", help="Weekly: start of the period (ISO 8601; default 7 days ago).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML here (a .txt alternative beside it).",
+)
+@click.option("--send", is_flag=True, help="Mail it (JANITOR_SMTP_*) to JANITOR_REPORT_TO.")
+@click.option("--to", "recipients", multiple=True, help="Recipient instead of JANITOR_REPORT_TO.")
+@click.pass_obj
+@handle_errors
+def report_command(
+    app: App,
+    run_id: int | None,
+    weekly: bool,
+    since: str | None,
+    out: Path | None,
+    send: bool,
+    recipients: tuple[str, ...],
+) -> None:
+    """Render a run's report (--run ID) or the weekly report (--weekly), write it, and
+    optionally send it by SMTP."""
+    if (run_id is None) == (not weekly):
+        raise UsageError("give exactly one of --run ID or --weekly")
+    store, now = app.store(), utcnow()
+    if weekly:
+        start = parse_as_of(since) if since else now - timedelta(days=7)
+        if start >= now:
+            raise UsageError("--since must be in the past")
+        report, path = write_weekly_report(
+            store, app.settings.report_dir, since=start, until=now, now=now, out=out
+        )
+        kind = "weekly"
+    else:
+        assert run_id is not None
+        if store.get_run(run_id) is None:
+            raise UsageError(f"no run with id {run_id} (see `janitor runs list`)")
+        report, path = write_run_report(store, run_id, app.settings.report_dir, now=now)
+        if out is not None:
+            path = write_report(report, out.parent, out.stem)
+        kind = "run"
+    click.echo(f"report: {path}")
+    if send:
+        to = list(recipients) or list(app.settings.report_to)
+        if not to:
+            raise UsageError("--send needs recipients: --to ADDRESS or JANITOR_REPORT_TO")
+        mailer = mailer_from_settings(app.settings)
+        if mailer is None:
+            raise UsageError("--send needs an SMTP server: set JANITOR_SMTP_HOST (see README)")
+        assert path is not None
+        sent = deliver(store, mailer, report, to, kind=kind, run_id=run_id, html_path=path, now=now)
+        if not sent:
+            raise UsageError(
+                "the report could not be sent (queued for the next attempt; see the log)"
+            )
+        click.echo(f"sent to {', '.join(to)}")
