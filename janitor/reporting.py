@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from janitor.config import Settings
+from janitor.errors import ConfigError
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
 from janitor.report.files import write_report
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
@@ -20,7 +21,10 @@ log = logging.getLogger("janitor.reporting")
 
 
 def mailer_from_settings(settings: Settings) -> Mailer | None:
-    smtp = SmtpSettings.from_env(settings.smtp_env)
+    try:
+        smtp = SmtpSettings.from_env(settings.smtp_env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return SmtpMailer(smtp) if smtp is not None else None
 
 

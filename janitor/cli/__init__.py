@@ -18,3 +18,7 @@ from janitor.cli import demo, policies, report, run, runs, snapshot  # noqa: E40
 from janitor.emulator.cli import emulator as _emulator  # noqa: E402
 
 cli.add_command(_emulator)
+
+from janitor.service.cli import register as _register_service  # noqa: E402
+
+_register_service(cli)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from janitor.cli.app import App, cli, handle_errors, progress_printer
 from janitor.engine import RunContext, decide_mode, recover_stale_runs, run_once, utcnow
-from janitor.errors import UsageError
+from janitor.errors import RunFailed, UsageError
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.reporting import deliver, mailer_from_settings, write_run_report
 from janitor.serialize import run_to_json
+from janitor.service.claims import RunningLease, running_lease_ttl
 from janitor.units import human_bytes
 
 
@@ -47,7 +49,25 @@ def run_policies(
         )
         if mode.note and not quiet:
             click.echo(f"note: {mode.note}", err=True)
-        record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
+        # The same running lease as the service: a one-shot run never overlaps a service run
+        # (or another one-shot run) of the same policy.
+        lease = RunningLease(
+            ctx.store,
+            policy.name,
+            ctx.owner,
+            clock=utcnow,
+            ttl=running_lease_ttl(timedelta(seconds=app.settings.stale_after_seconds)),
+            on_lost=ctx.stop.set,
+        )
+        if not lease.acquire():
+            raise RunFailed(
+                f"policy {policy.name!r} is being run right now by another janitor process "
+                "(a service replica or another `janitor run`); nothing was done, try again later"
+            )
+        try:
+            record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
+        finally:
+            lease.release()
         if ctx.progress:
             click.echo("\r\033[K", err=True, nl=False)
         report, path = write_run_report(

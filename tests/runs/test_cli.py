@@ -193,3 +193,27 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 @pytest.mark.parametrize(("name", "command"), _commands(cli))
 def test_every_command_has_help(name: str, command: click.Command) -> None:
     assert (command.help or "").strip(), f"`janitor {name}` has no help text"
+
+
+def test_a_run_never_overlaps_another_run_of_the_same_policy(
+    env: dict[str, str], hub: RunningEmulator, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from janitor.service.claims import lease_name
+    from janitor.store import Store
+
+    write_policy(tmp_path / "policies", mode="delete")
+    assert janitor(env, "db", "upgrade").exit_code == 0
+    with Store(f"sqlite:///{tmp_path / 'data' / 'janitor.db'}") as store:
+        assert store.try_acquire_lease(
+            lease_name("running", "cleanup"),
+            "other-host:1",
+            ttl=timedelta(minutes=5),
+            now=datetime.now(UTC),
+        )
+    result = janitor(env, "run", "--apply")
+    assert result.exit_code == 1
+    assert "being run right now" in result.stderr
+    assert real_deletes(hub) == 0
+    assert json.loads(janitor(env, "runs", "list", "--json").stdout) == []
