@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from janitor.records import HubMetrics, RunMetrics, RunRecord, RunStatus
 from janitor.store.items import close_open_items
-from janitor.store.models import Run
+from janitor.store.models import Run, RunItem
 
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "interrupted", "skipped"})
 RUN_METRIC_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunMetrics))
@@ -145,8 +145,40 @@ def mark_stale_runs_interrupted(
         ).rowcount
         if updated == 1:
             close_open_items(conn, run_id, reason=STALE_NOT_ATTEMPTED)
+            conn.execute(
+                update(Run).where(Run.id == run_id).values(**metrics_from_items(conn, run_id))
+            )
             marked.append(run_id)
     return marked
+
+
+def metrics_from_items(conn: Connection, run_id: int) -> dict[str, int | None]:
+    """A dead process never wrote its run's metrics: count them from the items it recorded, so
+    an interrupted run's record (and its report) says what really happened."""
+    outcome, verdict, size = RunItem.outcome, RunItem.verdict, RunItem.size
+
+    def count(condition: Any) -> Any:
+        return func.count().filter(condition)
+
+    def total(condition: Any) -> Any:
+        return func.sum(size).filter(condition)
+
+    row = conn.execute(
+        select(
+            func.count(func.distinct(RunItem.repository)).label("repositories_scanned"),
+            func.count().label("images_scanned"),
+            count(RunItem.selected_by.is_not(None)).label("candidates"),
+            count(verdict == "keep").label("kept"),
+            count(verdict == "delete").label("planned_deletes"),
+            count(outcome == "skipped_warning").label("skipped_by_warning"),
+            count(outcome == "deleted").label("deleted"),
+            count(outcome == "would_delete").label("would_delete"),
+            count(outcome.in_(("error", "unconfirmed"))).label("errors"),
+            total(outcome == "deleted").label("bytes_reclaimed"),
+            total(outcome == "would_delete").label("bytes_planned"),
+        ).where(RunItem.run_id == run_id)
+    ).one()
+    return {key: (int(value) if value is not None else None) for key, value in row._mapping.items()}
 
 
 def to_record(row: Row[Any]) -> RunRecord:

@@ -533,3 +533,56 @@ def test_sqlite_file_in_a_missing_folder_is_created(tmp_path: Path) -> None:
         store.ensure_schema()
         start(store)
     assert path.is_file()
+
+
+def test_an_interrupted_run_counts_what_its_items_say(store: Store) -> None:
+    """A process that died never wrote its metrics: recovery counts them from the items."""
+    from datetime import timedelta
+
+    from janitor.records import DecisionRecord
+
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    run_id = store.start_run(
+        policy="p",
+        namespace="acme",
+        trigger="schedule",
+        dry_run=False,
+        started_at=started,
+        owner="dead:1",
+    )
+
+    def item(digest: str, verdict: str, outcome: str, size: int | None) -> DecisionRecord:
+        return DecisionRecord(
+            repository="web" if digest < "c" else "api",
+            digest=digest,
+            tags=(),
+            last_pushed=started,
+            last_pulled=None,
+            verdict=verdict,  # type: ignore[arg-type]
+            reasons=("r",),
+            outcome="pending" if outcome != "kept" else "kept",  # type: ignore[arg-type]
+            size=size,
+            selected_by="s" if verdict == "delete" else None,
+        )
+
+    store.add_decisions(
+        run_id,
+        [
+            item("a", "delete", "x", 10),
+            item("b", "delete", "x", 20),
+            item("c", "delete", "x", None),
+            item("d", "keep", "kept", 5),
+        ],
+    )
+    store.set_outcomes(run_id, [("web", "a", "deleted", None), ("web", "b", "sending", None)])
+    assert store.mark_stale_runs_interrupted(
+        now=started + timedelta(hours=1), stale_after=timedelta(minutes=10)
+    ) == [run_id]
+    run = store.get_run(run_id)
+    assert run is not None and run.status == "interrupted"
+    m = run.metrics
+    assert (m.repositories_scanned, m.images_scanned, m.candidates, m.kept) == (2, 4, 3, 1)
+    assert (m.planned_deletes, m.deleted, m.errors) == (3, 1, 1)  # b is unconfirmed
+    assert m.bytes_reclaimed == 10
+    outcomes = {d.digest: d.outcome for d in store.decisions(run_id)}
+    assert outcomes == {"a": "deleted", "b": "unconfirmed", "c": "not_attempted", "d": "kept"}
