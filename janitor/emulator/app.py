@@ -22,7 +22,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from janitor.emulator.api import admin, auth, delete, images, repositories
+from janitor.emulator.api import (
+    admin,
+    auth,
+    delete,
+    images,
+    registry,
+    repositories,
+    repository_info,
+    tags_delete,
+)
 from janitor.emulator.api.common import (
     EmulatorContext,
     HubError,
@@ -36,6 +45,7 @@ from janitor.emulator.config import EmulatorConfig
 from janitor.emulator.faults import PIPELINE_KINDS, Fault, FaultPlan
 from janitor.emulator.model import HubState
 from janitor.emulator.ratelimit import RateDecision, RateLimiter
+from janitor.emulator.registry_auth import REGISTRY_PREFIX, TOKEN_PATH, RegistryTokens
 from janitor.emulator.requestlog import LoggedRequest, RequestLog, mask_secrets
 from janitor.emulator.tokens import TokenStore
 
@@ -93,8 +103,9 @@ class EmulatorApp(Starlette):
                 status = message["status"]
                 if extra_headers:
                     message = {**message, "headers": [*message.get("headers", []), *extra_headers]}
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                log()  # before the last byte leaves: a client that got its answer sees the entry
+                # Before the headers leave: an answer without a body (HEAD, 202, 204) is complete
+                # for the client as soon as they arrive, and it must find the entry then.
+                log()
             await send(message)
 
         try:
@@ -291,6 +302,22 @@ def create_app(
         Route(REPO + "/images-summary", images.images_summary, methods=["GET"]),
         Route(REPO + "/images/{digest}/tags", images.image_tags, methods=["GET"]),
         Route(NS + "/delete-images", delete.delete_images, methods=["POST"]),
+        # The current API, where delete-images is gone: Hub's tag DELETE, the repository read
+        # (immutable tags), and the registry (its token service included) under /registry.
+        Route(REPO + "/tags/{tag}", tags_delete.delete_tag, methods=["DELETE"]),
+        Route(REPO, repository_info.get_repository, methods=["GET"]),
+        Route(REGISTRY_PREFIX + "/v2/", registry.ping, methods=["GET"]),
+        Route(TOKEN_PATH, registry.token, methods=["GET"]),
+        Route(
+            REGISTRY_PREFIX + "/v2/{name:path}/manifests/{reference}",
+            registry.manifest,
+            methods=["GET", "HEAD"],
+        ),
+        Route(
+            REGISTRY_PREFIX + "/v2/{name:path}/manifests/{reference}",
+            registry.delete_manifest,
+            methods=["DELETE"],
+        ),
         Route(ADMIN_PREFIX + "/log", admin.get_log, methods=["GET"]),
         Route(ADMIN_PREFIX + "/log", admin.clear_log, methods=["DELETE"]),
         Route(ADMIN_PREFIX + "/faults", admin.add_fault, methods=["POST"]),
@@ -312,4 +339,5 @@ def create_app(
     )
     app.ctx = ctx
     app.state.ctx = ctx
+    app.state.registry_tokens = RegistryTokens()
     return app

@@ -63,6 +63,8 @@ class EmulatorConfig:
     ``never_pulled_as``: ``null`` or ``zero`` (``0001-01-01T00:00:00Z``) for a never-pulled image.
     ``clock``: the emulator's now (tokens, windows, ``status``, default ``active_from``).
     ``latency``: seconds added to every (non-admin) answer.
+    ``registry_token_ttl``: ``expires_in`` of the registry's token service (``/registry/token``).
+    ``registry_service``: the ``service`` its 401 challenge names and its token service expects.
     """
 
     rate_limit: int | None = None
@@ -74,6 +76,8 @@ class EmulatorConfig:
     never_pulled_as: NeverPulledAs = "null"
     clock: Callable[[], datetime] = field(default=utc_now, repr=False)
     latency: float = 0.0
+    registry_token_ttl: float = 300.0
+    registry_service: str = "registry.docker.io"
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit < 1:
@@ -90,6 +94,8 @@ class EmulatorConfig:
             raise ValueError("token_ttl must be positive")
         if self.latency < 0:
             raise ValueError("latency cannot be negative")
+        if self.registry_token_ttl <= 0:
+            raise ValueError("registry_token_ttl must be positive")
         if self.public_base_url is not None:
             self.public_base_url = self.public_base_url.rstrip("/")
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import re2
+
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 INDEX_MEDIA_TYPES = frozenset(
@@ -32,6 +34,24 @@ LIBRARY = "library"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _VIEW_CACHE_SIZE = 32
 _QUERY_CACHE_SIZE = 8
+
+
+ManifestDeletion = Literal["deleted", "unknown", "tagged", "child"]
+
+
+def check_immutable_rules(rules: Iterable[str]) -> tuple[str, ...]:
+    """Immutable-tag rules as given, after checking each is a regular expression (RE2 syntax)."""
+    checked = tuple(rules)
+    for rule in checked:
+        if not isinstance(rule, str) or not rule:
+            raise ValueError(f"an immutable-tag rule must be a non-empty string, not {rule!r}")
+        try:
+            re2.compile(rule)
+        except re2.error as exc:
+            raise ValueError(
+                f"immutable-tag rule {rule!r} is not a regular expression: {exc}"
+            ) from None
+    return checked
 
 
 @dataclass(slots=True)
@@ -139,6 +159,7 @@ class StoredRepository:
         "_summary",
         "_summary_version",
         "description",
+        "immutable_tags",
         "is_private",
         "name",
         "namespace",
@@ -161,6 +182,7 @@ class StoredRepository:
         generator: Callable[[], list[StoredImage]] | None = None,
         summary: RepoSummary | None = None,
         registered: datetime | None = None,
+        immutable_tags: Iterable[str] = (),
     ) -> None:
         self.namespace = namespace
         self.name = name
@@ -177,6 +199,12 @@ class StoredRepository:
         if generator is not None and summary is None:
             raise ValueError("a generated repository needs its summary")
         self.registered = registered
+        self.immutable_tags: tuple[str, ...] = check_immutable_rules(immutable_tags)
+
+    def is_immutable(self, tag: str) -> bool:
+        """Whether ``tag`` matches one of the repository's immutable-tag rules (each a regular
+        expression that must match the whole tag, as the newest spec's ``v.*`` examples read)."""
+        return any(re2.fullmatch(rule, tag) is not None for rule in self.immutable_tags)
 
     @property
     def generated(self) -> bool:
@@ -432,3 +460,55 @@ class HubState:
                 repo._images = [i for i in repo._images if i.digest not in doomed]
             self._touch(repo)
             return manifests, tags
+
+    # -- the current API: Hub's tag DELETE and the registry's manifest DELETE -----------------
+
+    def set_immutable_tags(self, namespace: str, name: str, rules: Iterable[str]) -> None:
+        with self.lock:
+            self._repo(namespace, name).immutable_tags = check_immutable_rules(rules)
+
+    def delete_tag(self, namespace: str, name: str, tag: str) -> bool:
+        """Remove the current ``tag`` (the image it pointed at stays, maybe untagged); False when
+        no image carries it as a current tag."""
+        with self.lock:
+            repo = self._repo(namespace, name)
+            if tag not in self.view(namespace, name).tag_owner:
+                return False
+            repo._pin()
+            assert repo._images is not None
+            for image in repo._images:
+                image.tags = [t for t in image.tags if not (t.tag == tag and t.is_current)]
+            self._touch(repo)
+            return True
+
+    def delete_manifest(self, namespace: str, name: str, digest: str) -> ManifestDeletion:
+        """The registry's ``DELETE /v2/{name}/manifests/{digest}``: only a manifest that no current
+        tag and no index references goes (``tagged``/``child`` otherwise; ``unknown``: no such
+        manifest). Deleting an index leaves its children behind as untagged manifests of their
+        own, as a registry does; they can then be deleted one by one."""
+        with self.lock:
+            repo = self._repo(namespace, name)
+            view = self.view(namespace, name)
+            image = view.by_digest.get(digest)
+            if image is None:
+                return "child" if digest in view.parent_of else "unknown"
+            if image.currently_tagged:
+                return "tagged"
+            repo._pin()
+            assert repo._images is not None
+            orphans = [
+                StoredImage(
+                    digest=p.digest,
+                    media_type=MANIFEST_MEDIA_TYPE,
+                    last_pushed=image.last_pushed,
+                    last_pulled=image.last_pulled,
+                    size=p.size,
+                    os=p.os,
+                    architecture=p.architecture,
+                    variant=p.variant,
+                )
+                for p in image.platforms
+            ]
+            repo._images = [i for i in repo._images if i.digest != digest] + orphans
+            self._touch(repo)
+            return "deleted"

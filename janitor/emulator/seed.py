@@ -18,6 +18,8 @@ YAML or JSON, one document::
             description: ""            # optional
             star_count: 0              # optional
             pull_count: 0              # optional
+            immutable_tags: ["v.*"]    # optional: tags matching one of these regular
+                                       # expressions (whole tag) cannot be deleted
             images:
               - digest: "sha256:<64 hex>"
                 media_type: application/vnd.oci.image.index.v1+json  # default: index when it
@@ -65,6 +67,7 @@ from janitor.emulator.model import (
     StoredRepository,
     TagEntry,
     User,
+    check_immutable_rules,
 )
 from janitor.emulator.timefmt import ZERO_TIME, format_time, parse_seed_time, parse_time
 
@@ -152,7 +155,9 @@ class _Loader:
 
     def repository(self, namespace: str, name: str, data: object, where: str) -> StoredRepository:
         body = _mapping(
-            data or {}, where, {"is_private", "description", "star_count", "pull_count", "images"}
+            data or {},
+            where,
+            {"is_private", "description", "star_count", "pull_count", "images", "immutable_tags"},
         )
         images = [
             self.image(i, f"{where}.images[{n}]")
@@ -172,6 +177,14 @@ class _Loader:
                             f"{where}.images[{n}]: tag {tag.tag!r} is current on two images"
                         )
                     current[tag.tag] = image.digest
+        rules = [
+            _str(r, f"{where}.immutable_tags[{i}]")
+            for i, r in enumerate(_list(body.get("immutable_tags"), f"{where}.immutable_tags"))
+        ]
+        try:
+            immutable_tags = check_immutable_rules(rules)
+        except ValueError as exc:
+            raise SeedError(f"{where}.immutable_tags: {exc}") from None
         return StoredRepository(
             namespace,
             name,
@@ -180,6 +193,7 @@ class _Loader:
             star_count=_int(body.get("star_count", 0), f"{where}.star_count"),
             pull_count=_int(body.get("pull_count", 0), f"{where}.pull_count"),
             images=images,
+            immutable_tags=immutable_tags,
         )
 
     def image(self, data: object, where: str) -> StoredImage:
@@ -338,6 +352,8 @@ def _dump_repository(state: HubState, repo: StoredRepository) -> dict[str, Any]:
         body["star_count"] = repo.star_count
     if repo.pull_count:
         body["pull_count"] = repo.pull_count
+    if repo.immutable_tags:
+        body["immutable_tags"] = list(repo.immutable_tags)
     body["images"] = [_dump_image(i) for i in state.view(repo.namespace, repo.name).images]
     return body
 

@@ -18,6 +18,7 @@ from janitor.emulator.app import create_app
 from janitor.emulator.config import EmulatorConfig
 from janitor.emulator.faults import FaultPlan
 from janitor.emulator.model import HubState
+from janitor.emulator.registry_auth import REGISTRY_PREFIX
 from janitor.emulator.requestlog import RequestLog
 
 START_TIMEOUT = 10.0
@@ -25,7 +26,8 @@ GRACE = 1.0
 
 
 class RunningEmulator:
-    """A served emulator: ``url``, ``state``, ``config``, ``faults``, ``log``; a context manager."""
+    """A served emulator: ``url``, ``registry_url``, ``state``, ``config``, ``faults``, ``log``;
+    a context manager."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class RunningEmulator:
         self._socket = sock
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}"
+        self.registry_url = self.url + REGISTRY_PREFIX  # the registry API, on the same server
 
     def __repr__(self) -> str:
         return f"RunningEmulator(url={self.url!r})"

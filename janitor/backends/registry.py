@@ -1,0 +1,459 @@
+"""The second backend: Hub's tags API plus the registry API, where ``delete-images`` is gone.
+
+**Inventory.** Hub lists a repository's *tags* (``GET .../repositories/{repo}/tags``), not its
+images, so an image here is a digest that at least one current tag points at: its tags are those
+tags, its ``last_pushed``/``last_pulled`` the latest any of its tags (or their platform images)
+reports, its ``status`` active when any of them is, its size from the tags, and for an index its
+children are the tag's platform images. A tag listed in the spec's shape (no top-level
+``digest``) is resolved with a registry ``HEAD`` by tag, and an index found that way is read
+(``GET``) for its children.
+
+**Untagged manifests.** No Hub or registry endpoint lists a manifest that no tag points at, so
+this backend never sees one: the inventory holds tagged images only. Deleting an image removes
+its tags through the Hub API and then its manifest (and, for an index, the platform manifests
+no other index uses) through the registry, so a delete leaves nothing untagged behind. Untagged
+manifests left by pushes that moved a tag, or by other tools, stay invisible to it. When a
+deletion fails half-way (tags gone, the manifest DELETE failed) the manifest is left untagged;
+the run records it as not deleted, with its digest.
+
+**Deletion** gives ``delete-images`` semantics, so the executor, policies and reports work
+unchanged. Every call, dry or real, first checks each manifest against the repository as it is
+now (its tags listing, its immutable-tag rules, a registry ``HEAD`` for digests no tag names):
+``not_found``, ``child_manifest`` (a platform manifest of a listed index) and ``immutable_tag``
+(a current tag matches an immutable rule) are errors; ``current_tag`` (with the tags) and
+``is_active`` (pushed or pulled since ``active_from``, from its tags' times; an untagged manifest
+has none to tell) are warnings, ignored only as Hub ignores them (a ``current_tag`` warning only
+when its tags cover every tag current now). Any error or unignored warning: the answer is Hub's
+"Deletion not possible" and nothing is deleted. A registry token without ``delete`` is an error
+of the whole call, raised before anything is sent.
+
+A real call then deletes image by image: each tag (after a registry ``HEAD`` by tag confirms it
+still points at the image: a tag moved by a push since the check is never deleted), then the
+manifest, then the index's children. The metrics count what was really deleted. A failure after
+anything was deleted raises with ``maybe_applied=True``, so the executor re-checks with a dry run
+(where a manifest that is gone answers ``not_found``) instead of repeating; a manifest DELETE
+answered 5xx is first looked up once (``HEAD``), since the registry finishes such deletions in
+the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dateutil.relativedelta import relativedelta
+
+from janitor.hub.client import HubClient
+from janitor.hub.errors import HubError
+from janitor.hub.inventory import tag_size
+from janitor.hub.models import (
+    DeleteError,
+    DeleteMetrics,
+    DeleteResult,
+    DeleteWarning,
+    Image,
+    ManifestRef,
+    Repository,
+    RepositoryInventory,
+    Tag,
+    TagRef,
+)
+from janitor.hub.registry import DeleteAnswer, RegistryClient, repository_name
+from janitor.hub.tags import ImmutableTags, delete_tag, immutable_tags
+
+__all__ = ["RegistryBackend", "RepositoryTags", "read_repository_tags"]
+
+log = logging.getLogger("janitor.backends")
+
+NOT_POSSIBLE = "Deletion not possible"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _latest(values: Iterable[datetime | None]) -> datetime | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+@dataclass
+class RepositoryTags:
+    """A repository as its current tags show it: which digest each tag points at, and the
+    platform manifests of each index."""
+
+    tags_of: dict[str, list[Tag]] = field(default_factory=dict)
+    children_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def parents_of(self) -> dict[str, set[str]]:
+        parents: dict[str, set[str]] = {}
+        for parent, kids in self.children_of.items():
+            for kid in kids:
+                parents.setdefault(kid, set()).add(parent)
+        return parents
+
+    def image(self, namespace: str, repository: str, digest: str) -> Image:
+        tags = sorted(self.tags_of[digest], key=lambda t: t.name)
+        platforms = [p for t in tags for p in t.images]
+        statuses = {t.status for t in tags} | {p.status for p in platforms}
+        status = "active" if "active" in statuses else ("inactive" if statuses - {None} else None)
+        sizes = [s for s in (tag_size(t) for t in tags) if s is not None]
+        return Image(
+            namespace=namespace,
+            repository=repository,
+            digest=digest,
+            tags=tuple(TagRef(name, True) for name in dict.fromkeys(t.name for t in tags)),
+            last_pushed=_latest(
+                [*(t.last_pushed for t in tags), *(p.last_pushed for p in platforms)]
+            ),
+            last_pulled=_latest(
+                [*(t.last_pulled for t in tags), *(p.last_pulled for p in platforms)]
+            ),
+            status=status,
+            size=sizes[0] if sizes else None,
+            children=self.children_of.get(digest, ()),
+        )
+
+
+def read_repository_tags(
+    hub: HubClient,
+    registry: RegistryClient,
+    namespace: str,
+    repository: str,
+    *,
+    stop: threading.Event | None = None,
+) -> RepositoryTags:
+    """The tags listing of a repository, each tag resolved to its digest and children."""
+    name = repository_name(namespace, repository)
+    view = RepositoryTags()
+    for tag in hub.iter_tags(namespace, repository):
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        digest = tag.digest
+        kids = tuple(dict.fromkeys(p.digest for p in tag.images if p.digest and p.digest != digest))
+        if digest is None:
+            # The spec's shape: no top-level digest, one platform object. The registry knows.
+            info = registry.head_manifest(name, tag.name)
+            if info is None:
+                log.info("tag %s:%s vanished while being listed", name, tag.name)
+                continue
+            digest = info.digest
+            kids = ()
+            if info.is_index and digest not in view.children_of:
+                manifest = registry.get_manifest(name, digest)
+                kids = manifest.children if manifest is not None else ()
+        view.tags_of.setdefault(digest, []).append(tag)
+        if kids:
+            view.children_of[digest] = tuple(
+                dict.fromkeys((*view.children_of.get(digest, ()), *kids))
+            )
+    return view
+
+
+class _Stopped(Exception):
+    """The inventory's consumer went away."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One image the checks let through: what deleting it removes."""
+
+    digest: str
+    tags: tuple[str, ...]
+    children: tuple[str, ...]
+    shared: frozenset[str]  # children another index also lists: never deleted here
+
+
+@dataclass
+class _Applied:
+    tags: int = 0
+    tag_errors: int = 0
+    manifests: int = 0
+    manifest_errors: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.tags or self.manifests)
+
+    def metrics(self) -> DeleteMetrics:
+        return DeleteMetrics(
+            manifest_deletes=self.manifests,
+            manifest_errors=self.manifest_errors,
+            tag_deletes=self.tags,
+            tag_errors=self.tag_errors,
+        )
+
+
+def _ignored(ignore: Sequence[DeleteWarning], warning: DeleteWarning) -> bool:
+    """Hub's rule: the same repository, digest and warning; for ``current_tag``, tags that cover
+    every tag current now."""
+    for item in ignore:
+        if (item.repository, item.digest, item.warning) != (
+            warning.repository,
+            warning.digest,
+            warning.warning,
+        ):
+            continue
+        if warning.warning != "current_tag" or set(warning.tags) <= set(item.tags):
+            return True
+    return False
+
+
+class RegistryBackend:
+    """Inventory from Hub's tags, deletion through Hub's tag DELETE and the registry."""
+
+    name = "registry"
+
+    def __init__(
+        self,
+        hub: HubClient,
+        registry: RegistryClient,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.hub = hub
+        self.registry = registry
+        self.clock = clock
+
+    def close(self) -> None:
+        self.registry.close()
+
+    # -- inventory -------------------------------------------------------------------------
+
+    def inventory(
+        self, namespace: str, *, repositories: Callable[[str], bool], concurrency: int
+    ) -> Iterator[RepositoryInventory]:
+        return self._inventory(namespace, repositories, concurrency)
+
+    def repository_inventory(
+        self, repository: Repository, *, stop: threading.Event | None = None
+    ) -> RepositoryInventory:
+        ns, repo = repository.namespace, repository.name
+        view = read_repository_tags(self.hub, self.registry, ns, repo, stop=stop)
+        images = tuple(view.image(ns, repo, digest) for digest in sorted(view.tags_of))
+        return RepositoryInventory(repository=repository, images=images)
+
+    def _inventory(
+        self, namespace: str, wanted: Callable[[str], bool], concurrency: int
+    ) -> Generator[RepositoryInventory, None, None]:
+        """Repositories in the listing's order, fetched by ``concurrency`` threads, at most
+        ``2 * concurrency`` in memory (as ``janitor.hub.inventory.iter_inventory``)."""
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        stop = threading.Event()
+        pending: deque[Future[RepositoryInventory]] = deque()
+        names: set[str] = set()
+        try:
+            with ThreadPoolExecutor(concurrency, thread_name_prefix="janitor-registry") as pool:
+                try:
+                    for repository in self.hub.iter_repositories(namespace):
+                        if repository.name in names or not wanted(repository.name):
+                            continue
+                        names.add(repository.name)
+                        pending.append(
+                            pool.submit(self.repository_inventory, repository, stop=stop)
+                        )
+                        while len(pending) >= 2 * concurrency:
+                            yield pending.popleft().result()
+                    while pending:
+                        yield pending.popleft().result()
+                finally:
+                    stop.set()
+                    for future in pending:
+                        future.cancel()
+        finally:
+            self.registry.close()
+
+    # -- deletion --------------------------------------------------------------------------
+
+    def delete_images(
+        self,
+        namespace: str,
+        manifests: Sequence[ManifestRef],
+        *,
+        dry_run: bool,
+        active_from: datetime | None = None,
+        ignore_warnings: Sequence[DeleteWarning] = (),
+    ) -> DeleteResult:
+        """``delete-images`` semantics for manifests of ONE repository (see the module doc)."""
+        if not manifests:
+            raise ValueError("delete_images needs at least one manifest")
+        repositories = {m.repository for m in manifests} | {w.repository for w in ignore_warnings}
+        if len(repositories) != 1:
+            raise ValueError(
+                "delete-images takes one repository per call; got "
+                + ", ".join(sorted(repositories))
+            )
+        repository = manifests[0].repository
+        if active_from is None:
+            active_from = self.clock() - relativedelta(months=1)
+        try:
+            targets, errors, warnings = self._check(
+                namespace, repository, [m.digest for m in manifests], active_from
+            )
+            unignored = tuple(w for w in warnings if not _ignored(ignore_warnings, w))
+            if errors or unignored:
+                return DeleteResult(
+                    dry_run=dry_run,
+                    accepted=False,
+                    errors=tuple(errors),
+                    warnings=unignored,
+                    message=NOT_POSSIBLE,
+                )
+            if dry_run:
+                return DeleteResult(
+                    dry_run=True,
+                    accepted=True,
+                    metrics=DeleteMetrics(
+                        manifest_deletes=sum(1 + len(t.children) - len(t.shared) for t in targets),
+                        tag_deletes=sum(len(t.tags) for t in targets),
+                    ),
+                )
+            return self._delete(namespace, repository, targets)
+        finally:
+            self.registry.close()
+
+    def _check(
+        self, namespace: str, repository: str, digests: Sequence[str], active_from: datetime
+    ) -> tuple[list[_Target], list[DeleteError], list[DeleteWarning]]:
+        name = repository_name(namespace, repository)
+        self.registry.require_delete(name)
+        view = read_repository_tags(self.hub, self.registry, namespace, repository)
+        rules: ImmutableTags = immutable_tags(self.hub, namespace, repository)
+        parents = view.parents_of
+        targets: list[_Target] = []
+        errors: list[DeleteError] = []
+        warnings: list[DeleteWarning] = []
+        for digest in dict.fromkeys(digests):
+            tags = view.tags_of.get(digest)
+            if tags:
+                current = tuple(sorted({t.name for t in tags}))
+                if any(rules.matches(tag) for tag in current):
+                    errors.append(DeleteError(repository, digest, "immutable_tag"))
+                    continue
+                warnings.append(DeleteWarning(repository, digest, "current_tag", current))
+                image = view.image(namespace, repository, digest)
+                if any(
+                    moment is not None and moment >= active_from
+                    for moment in (image.last_pushed, image.last_pulled)
+                ):
+                    warnings.append(DeleteWarning(repository, digest, "is_active"))
+                kids = view.children_of.get(digest, ())
+                targets.append(
+                    _Target(
+                        digest=digest,
+                        tags=current,
+                        children=kids,
+                        shared=frozenset(c for c in kids if parents.get(c, set()) - {digest}),
+                    )
+                )
+                continue
+            if digest in parents:
+                errors.append(DeleteError(repository, digest, "child_manifest"))
+                continue
+            info = self.registry.head_manifest(name, digest)
+            if info is None:
+                errors.append(DeleteError(repository, digest, "not_found"))
+                continue
+            children: tuple[str, ...] = ()
+            if info.is_index:
+                manifest = self.registry.get_manifest(name, digest)
+                children = manifest.children if manifest is not None else ()
+            targets.append(
+                _Target(
+                    digest=digest,
+                    tags=(),
+                    children=children,
+                    shared=frozenset(c for c in children if c in parents),
+                )
+            )
+        return targets, errors, warnings
+
+    def _delete(self, namespace: str, repository: str, targets: list[_Target]) -> DeleteResult:
+        name = repository_name(namespace, repository)
+        applied = _Applied()
+        try:
+            for target in targets:
+                self._delete_one(namespace, repository, name, target, applied)
+        except HubError as exc:
+            if applied.anything:
+                exc.maybe_applied = True
+                exc.summary = (
+                    f"{exc.summary} (after deleting {applied.tags} tag(s) and "
+                    f"{applied.manifests} manifest(s) of this batch)"
+                )
+            raise
+        log.info(
+            "deleted from %s: %d tag(s), %d manifest(s)", name, applied.tags, applied.manifests
+        )
+        return DeleteResult(dry_run=False, accepted=True, metrics=applied.metrics())
+
+    def _delete_one(
+        self, namespace: str, repository: str, name: str, target: _Target, applied: _Applied
+    ) -> None:
+        children = target.children
+        if children:
+            # The index itself lists every manifest it holds, also those Hub's tags endpoint
+            # leaves out (build attestations): read it while it exists, so none is orphaned.
+            manifest = self.registry.get_manifest(name, target.digest)
+            if manifest is not None:
+                children = tuple(dict.fromkeys((*children, *manifest.children)))
+        for tag in target.tags:
+            info = self.registry.head_manifest(name, tag)
+            if info is None:
+                applied.tag_errors += 1  # gone since the check: nothing left to delete
+                continue
+            if info.digest != target.digest:
+                raise HubError(
+                    f"tag {name}:{tag} now points at {info.digest[:19]}, not at "
+                    f"{target.digest[:19]}: it moved after the check, so it is not deleted",
+                    hint="the next run plans with the new state",
+                )
+            if delete_tag(self.hub, namespace, repository, tag):
+                applied.tags += 1
+            else:
+                applied.tag_errors += 1
+        answer = self._delete_manifest(name, target.digest)
+        if answer == "referenced":
+            raise HubError(
+                f"the registry refuses to delete {name}@{target.digest[:19]}: a tag or an index "
+                "references it again since the check",
+                status=403,
+                hint="the next run plans with the new state",
+            )
+        if answer == "deleted":
+            applied.manifests += 1
+        else:
+            applied.manifest_errors += 1
+        for child in children:
+            if child in target.shared:
+                continue
+            answer = self._delete_manifest(name, child)
+            if answer == "deleted":
+                applied.manifests += 1
+            elif answer == "referenced":
+                log.info("kept %s@%s: another index still lists it", name, child[:19])
+
+    def _delete_manifest(self, name: str, digest: str) -> DeleteAnswer:
+        """DELETE once; after a failure that may have been applied, one HEAD tells whether the
+        registry finished it (it completes a 500's deletion in the background)."""
+        try:
+            return self.registry.delete_manifest(name, digest)
+        except HubError as exc:
+            if not exc.maybe_applied:
+                raise
+            if self.registry.head_manifest(name, digest) is None:
+                log.info(
+                    "the registry failed DELETE %s@%s (%s) but the manifest is gone",
+                    name,
+                    digest[:19],
+                    exc,
+                )
+                return "deleted"
+            raise

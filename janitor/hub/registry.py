@@ -1,0 +1,810 @@
+"""A client of Docker Hub's registry API (``registry-1.docker.io``): tokens, manifests, DELETE.
+
+Where Hub's ``delete-images`` is gone, a manifest is deleted with the OCI registry endpoint
+``DELETE /v2/{name}/manifests/{digest}`` (``registry-openapi.yaml``). This client does the three
+things janitor needs from that API:
+
+* **Tokens** (``registry-auth.md``, ``registry-token.md``). ``GET /v2/`` without credentials
+  answers 401 with ``WWW-Authenticate: Bearer realm="...",service="..."``; the realm is the token
+  service (never a hard-coded host). For each repository janitor asks the realm once for
+  ``scope=repository:NS/REPO:pull,push,delete`` with Basic auth (username + personal access
+  token) and caches the token until shortly before ``expires_in`` (60 s when absent). The token
+  service grants the *intersection* of the actions asked for and those the account holds, and a
+  subset is no error: the token's ``access`` claim says what was granted, ``granted()`` reads it
+  and ``require_delete()`` turns a missing ``delete`` into a clear error before anything is sent.
+  Credentials go to the realm only over https (plain http only on loopback, for tests).
+* **Manifests**: ``HEAD``/``GET /v2/{name}/manifests/{reference}`` (a tag or a digest) with an
+  ``Accept`` header naming the four manifest and index media types Hub serves, so an index is
+  returned as an index; ``Docker-Content-Digest`` is the digest.
+* **Deletion**: ``DELETE /v2/{name}/manifests/{digest}``: 202 deleted, 404 gone, 403 still
+  referenced by a tag or an index, 405 not a digest. A DELETE is sent once: a 5xx or a dropped
+  connection after sending raises with ``maybe_applied=True`` (the spec says a 500 is retried by
+  the registry in the background), never a second DELETE.
+
+Reads are retried with backoff on 5xx and transport failures; 429s are waited out (``Retry-After``
+or ``X-Retry-After``) and pacing follows ``X-RateLimit-*`` as the Hub client does. Errors use the
+Hub client's error tree; none carries the PAT or a token (``Authorization`` headers are never
+logged, and the registry's own texts are redacted).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import random
+import re
+import ssl
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from janitor.hub.auth import Credentials
+from janitor.hub.client import DEFAULT_USER_AGENT
+from janitor.hub.errors import (
+    NOT_SENT,
+    HubAuthError,
+    HubError,
+    HubForbidden,
+    HubNotFound,
+    HubProtocolError,
+    HubRateLimited,
+    HubServerError,
+    map_transport_error,
+    safe_url,
+)
+from janitor.hub.models import CallStats
+from janitor.hub.ratelimit import RateLimiter, retry_wait
+
+__all__ = [
+    "DEFAULT_REGISTRY_URL",
+    "INDEX_MEDIA_TYPES",
+    "MANIFEST_ACCEPT",
+    "Challenge",
+    "Manifest",
+    "ManifestInfo",
+    "RegistryClient",
+    "parse_challenge",
+    "repository_name",
+]
+
+log = logging.getLogger("janitor.hub.registry")
+
+DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
+INDEX_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    }
+)
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+SCOPE_ACTIONS = "pull,push,delete"
+DEFAULT_TOKEN_LIFETIME = 60.0  # registry-token.md: expires_in defaults to 60 seconds
+RELOGIN_GRACE = 10.0  # a token younger than this refused with 401 is not renewed
+
+_NAME_PART = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_CHALLENGE_PARAM = re.compile(
+    r'\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))'
+)
+
+Mode = Literal["read", "once"]
+DeleteAnswer = Literal["deleted", "not_found", "referenced"]
+
+
+def repository_name(namespace: str, repository: str) -> str:
+    """``namespace/repository``, each part checked against the registry's name grammar."""
+    for part, what in ((namespace, "namespace"), (repository, "repository")):
+        if not isinstance(part, str) or not _NAME_PART.match(part):
+            raise ValueError(f"invalid {what} for the registry: {part!r}")
+    return f"{namespace}/{repository}"
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A ``WWW-Authenticate: Bearer ...`` challenge."""
+
+    realm: str
+    service: str | None = None
+    scope: str | None = None
+    error: str | None = None
+
+
+def parse_challenge(header: str | None) -> Challenge | None:
+    """The Bearer challenge of a 401 (RFC 6750 section 3), None when there is none."""
+    if not header:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    params: dict[str, str] = {}
+    position = 0
+    while position < len(rest):
+        match = _CHALLENGE_PARAM.match(rest, position)
+        if match is None:
+            break
+        quoted, bare = match.group(2), match.group(3)
+        value = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else (bare or "")
+        params[match.group(1).lower()] = value
+        position = match.end()
+        while position < len(rest) and rest[position] in ", ":
+            position += 1
+    realm = params.get("realm")
+    if not realm:
+        return None
+    return Challenge(
+        realm=realm,
+        service=params.get("service"),
+        scope=params.get("scope"),
+        error=params.get("error"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    """What ``HEAD /v2/{name}/manifests/{reference}`` tells."""
+
+    digest: str
+    media_type: str | None
+    size: int | None
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A fetched manifest: for an index, the digests of the manifests it lists."""
+
+    digest: str
+    media_type: str | None
+    children: tuple[str, ...] = ()
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_MEDIA_TYPES
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class _Token:
+    value: str
+    obtained_at: float
+    renew_at: float
+    granted: frozenset[str] | None  # None: the token does not say (not a JWT with ``access``)
+
+    def __repr__(self) -> str:
+        return f"_Token(granted={self.granted!r}, renew_at={self.renew_at!r})"
+
+
+def _granted_actions(token: str, name: str) -> frozenset[str] | None:
+    """The actions a Docker-style JWT grants on repository ``name``; None when unreadable."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        return None
+    access = claims.get("access") if isinstance(claims, dict) else None
+    if not isinstance(access, list):
+        return None
+    actions: set[str] = set()
+    for entry in access:
+        if (
+            isinstance(entry, dict)
+            and entry.get("type") == "repository"
+            and entry.get("name") == name
+            and isinstance(entry.get("actions"), list)
+        ):
+            actions.update(a for a in entry["actions"] if isinstance(a, str))
+    return frozenset(actions)
+
+
+class RegistryClient:
+    """A registry API client; thread safe. Its HTTP connections open on first use and close
+    with ``close()`` (they reopen when used again); its tokens outlive ``close()``."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_REGISTRY_URL,
+        credentials: Credentials | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        verify: bool | str | ssl.SSLContext = True,
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 120.0,
+        backoff: float = 0.5,
+        max_rate_limit_waits: int = 20,
+        rng: random.Random | None = None,
+    ) -> None:
+        url = httpx.URL(base_url.strip())
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(
+                f"the registry URL must be http(s)://host[:port], not {safe_url(base_url)!r}"
+            )
+        if url.query or url.fragment or url.userinfo:
+            raise ValueError("the registry URL must not carry a query, fragment or user info")
+        if url.scheme == "http" and credentials is not None and not _loopback(url.host):
+            raise ValueError(
+                f"the registry URL {safe_url(base_url)!r} is plain http: janitor sends registry "
+                "credentials and tokens over https only"
+            )
+        self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
+        self._credentials = credentials
+        self._timeout = timeout
+        self._verify: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
+        self._transport = transport
+        self._user_agent = user_agent
+        self._max_retries = max(0, max_retries)
+        self._clock = clock
+        self._sleep = sleep
+        self._max_wait = max_wait
+        self._backoff = backoff
+        self._max_rate_limit_waits = max_rate_limit_waits
+        self._rng = rng or random.Random()
+        self._limiter = RateLimiter(clock=clock, sleep=sleep, max_wait=max_wait)
+        self._stats = CallStats()
+        self._lock = threading.Lock()  # guards _http, _stats, _secrets
+        self._token_lock = threading.Lock()  # one token request at a time
+        self._http: httpx.Client | None = None
+        self._challenge: Challenge | None = None
+        self._anonymous = False  # the registry answered /v2/ without asking for a token
+        self._tokens: dict[str, _Token] = {}
+        self._auth_failure: HubAuthError | None = None
+        self._secrets: set[str] = set()
+        if credentials is not None:
+            self._add_secret(credentials.secret)
+
+    def __repr__(self) -> str:
+        user = self._credentials.username if self._credentials else None
+        return f"RegistryClient(base_url={self._base!r}, user={user!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    @property
+    def stats(self) -> CallStats:
+        with self._lock:
+            return self._stats.snapshot()
+
+    def close(self) -> None:
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout),
+                    verify=self._verify,
+                    transport=self._transport,
+                    follow_redirects=False,
+                    headers={"User-Agent": self._user_agent},
+                )
+            return self._http
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def _add_secret(self, value: str) -> None:
+        if value and len(value) >= 4:
+            with self._lock:
+                self._secrets.add(value)
+
+    def _redact(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+    # -- the public calls ------------------------------------------------------------------
+
+    def granted(self, name: str) -> frozenset[str] | None:
+        """The actions the token for repository ``name`` grants (None when it does not say)."""
+        token = self._token(name)
+        if token is None:
+            return frozenset(SCOPE_ACTIONS.split(","))  # a registry that asks for no token
+        return token.granted
+
+    def require_delete(self, name: str) -> None:
+        """Refuse early, with a clear error, when the token for ``name`` lacks ``delete``."""
+        granted = self.granted(name)
+        if granted is not None and "delete" not in granted:
+            raise self._lacking_delete(name, granted)
+
+    def head_manifest(self, name: str, reference: str) -> ManifestInfo | None:
+        """``HEAD /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
+        response = self._send("HEAD", name, reference, endpoint="manifest-head", passthrough=(404,))
+        if response.status_code == 404:
+            return None
+        return ManifestInfo(
+            digest=self._digest_header(response, name, reference),
+            media_type=_media_type(response),
+            size=_int_header(response, "content-length"),
+        )
+
+    def get_manifest(self, name: str, reference: str) -> Manifest | None:
+        """``GET /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
+        response = self._send("GET", name, reference, endpoint="manifest-get", passthrough=(404,))
+        if response.status_code == 404:
+            return None
+        digest = self._digest_header(response, name, reference)
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise HubProtocolError(
+                f"the registry's manifest {name}@{reference} is not valid JSON",
+                method="GET",
+                url=response.request.url,
+            ) from None
+        media_type = _media_type(response)
+        if media_type is None and isinstance(body, dict):
+            declared = body.get("mediaType")
+            media_type = declared if isinstance(declared, str) else None
+        children: tuple[str, ...] = ()
+        listed = body.get("manifests") if isinstance(body, dict) else None
+        if isinstance(listed, list):
+            children = tuple(
+                entry["digest"]
+                for entry in listed
+                if isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+            )
+            if media_type is None:
+                media_type = "application/vnd.oci.image.index.v1+json"
+        return Manifest(digest=digest, media_type=media_type, children=children)
+
+    def delete_manifest(self, name: str, digest: str) -> DeleteAnswer:
+        """``DELETE /v2/{name}/manifests/{digest}``, sent once.
+
+        ``deleted`` (202), ``not_found`` (404) or ``referenced`` (403 from a token that has
+        ``delete``: a tag or an index still references it). A token without ``delete`` raises
+        ``HubForbidden``; a 5xx or a connection lost after sending raises with
+        ``maybe_applied=True``.
+        """
+        if not _DIGEST.match(digest):
+            raise ValueError(f"the registry deletes manifests by digest only, not {digest!r}")
+        self.require_delete(name)
+        response = self._send(
+            "DELETE",
+            name,
+            digest,
+            endpoint="manifest-delete",
+            mode="once",
+            passthrough=(403, 404, 405),
+            action="delete",
+        )
+        status = response.status_code
+        if status == 404:
+            return "not_found"
+        if status == 403:
+            granted = self.granted(name)
+            if granted is None or "delete" in granted:
+                return "referenced"
+            raise self._lacking_delete(name, granted)
+        if status == 405:
+            raise HubError(
+                f"the registry refused DELETE of {name}@{digest} (405): {self._message(response)}",
+                status=405,
+                method="DELETE",
+                url=response.request.url,
+                hint="the registry deletes manifests by digest only",
+            )
+        return "deleted"
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def _lacking_delete(self, name: str, granted: frozenset[str]) -> HubForbidden:
+        user = self._credentials.username if self._credentials else "anonymous"
+        shown = ",".join(sorted(granted)) or "nothing"
+        return HubForbidden(
+            f"the registry's token service granted {user!r} only {shown} on {name}, not delete",
+            status=403,
+            method="GET",
+            url=self._challenge.realm if self._challenge else None,
+            hint="deleting through the registry needs a personal access token with the "
+            "'Read, Write, Delete' scope, of a user who may delete in this namespace",
+        )
+
+    def _ping(self) -> Challenge | None:
+        """``GET /v2/`` without credentials: the challenge names the token service."""
+        if self._challenge is not None or self._anonymous:
+            return self._challenge
+        response = self._request_loop(
+            "GET",
+            f"{self._base}/v2/",
+            endpoint="registry-ping",
+            mode="read",
+            passthrough=(401,),
+            bearer=None,
+        )
+        if response.status_code != 401:
+            self._anonymous = True
+            log.info("the registry at %s asks for no token", self._base)
+            return None
+        challenge = parse_challenge(response.headers.get("www-authenticate"))
+        if challenge is None:
+            raise HubProtocolError(
+                "the registry answered 401 without a Bearer challenge naming its token service",
+                status=401,
+                method="GET",
+                url=response.request.url,
+            )
+        realm = httpx.URL(challenge.realm)
+        if realm.scheme not in ("http", "https") or not realm.host:
+            raise HubProtocolError(
+                "the registry's challenge names a token service that is not an http(s) URL",
+                method="GET",
+                url=response.request.url,
+            )
+        if realm.scheme == "http" and not _loopback(realm.host):
+            raise HubProtocolError(
+                f"the registry names a token service over plain http ({safe_url(realm)}); "
+                "janitor sends credentials over https only",
+                method="GET",
+                url=response.request.url,
+            )
+        self._challenge = challenge
+        return challenge
+
+    def _token(self, name: str) -> _Token | None:
+        with self._token_lock:
+            if self._auth_failure is not None:
+                raise self._auth_failure.with_traceback(None)
+            cached = self._tokens.get(name)
+            if cached is not None and self._clock() < cached.renew_at:
+                return cached
+            challenge = self._ping()
+            if challenge is None:
+                return None
+            token = self._fetch_token(challenge, name)
+            self._tokens[name] = token
+            return token
+
+    def _fetch_token(self, challenge: Challenge, name: str) -> _Token:
+        params = {"scope": f"repository:{name}:{SCOPE_ACTIONS}"}
+        if challenge.service:
+            params["service"] = challenge.service
+        auth = None
+        if self._credentials is not None:
+            auth = httpx.BasicAuth(self._credentials.username, self._credentials.secret)
+        response = self._request_loop(
+            "GET",
+            challenge.realm,
+            endpoint="registry-token",
+            mode="read",
+            params=params,
+            passthrough=(400, 401, 403),
+            bearer=None,
+            basic=auth,
+        )
+        user = self._credentials.username if self._credentials else "anonymous"
+        if response.status_code != 200:
+            error = HubAuthError(
+                f"the registry's token service refused user {user!r} "
+                f"({response.status_code}): {self._message(response)}",
+                status=response.status_code,
+                method="GET",
+                url=challenge.realm,
+            )
+            if response.status_code == 401:
+                self._auth_failure = error  # never send refused credentials again
+            raise error
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        value = None
+        if isinstance(body, dict):
+            value = next(
+                (body[k] for k in ("token", "access_token") if isinstance(body.get(k), str)),
+                None,
+            )
+        if not value:
+            raise HubProtocolError(
+                "the registry's token service answered without a 'token'",
+                method="GET",
+                url=challenge.realm,
+            )
+        self._add_secret(value)
+        lifetime = DEFAULT_TOKEN_LIFETIME
+        expires_in = body.get("expires_in") if isinstance(body, dict) else None
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            lifetime = float(expires_in) if expires_in > 0 else DEFAULT_TOKEN_LIFETIME
+        now = self._clock()
+        granted = _granted_actions(value, name)
+        log.debug(
+            "registry token for %s: %s, valid %.0f s",
+            name,
+            ",".join(sorted(granted)) if granted is not None else "grant not stated",
+            lifetime,
+        )
+        return _Token(
+            value=value,
+            obtained_at=now,
+            renew_at=now + lifetime - min(10.0, lifetime / 5),
+            granted=granted,
+        )
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        name: str,
+        reference: str,
+        *,
+        endpoint: str,
+        mode: Mode = "read",
+        passthrough: Collection[int] = (),
+        action: str = "pull",
+    ) -> httpx.Response:
+        """A manifest request with the repository's token; renews the token once on a 401."""
+        if not (_DIGEST.match(reference) or _TAG.match(reference)):
+            raise ValueError(f"not a tag or digest: {reference!r}")
+        parts = name.split("/")
+        if len(parts) != 2:
+            raise ValueError(f"a registry name is namespace/repository, not {name!r}")
+        repository_name(*parts)
+        url = f"{self._base}/v2/{name}/manifests/{quote(reference, safe=':')}"
+        renewed = False
+        while True:
+            token = self._token(name)
+            response = self._request_loop(
+                method,
+                url,
+                endpoint=endpoint,
+                mode=mode,
+                passthrough=(*passthrough, 401),
+                bearer=token.value if token else None,
+                accept=MANIFEST_ACCEPT if method != "DELETE" else None,
+            )
+            if response.status_code != 401:
+                return response
+            challenge = parse_challenge(response.headers.get("www-authenticate"))
+            if challenge is not None and challenge.error == "insufficient_scope":
+                if action == "delete":
+                    granted = token.granted if token is not None else None
+                    raise self._lacking_delete(name, granted or frozenset())
+                raise HubForbidden(
+                    f"the registry's token does not allow {action} on {name}",
+                    status=401,
+                    method=method,
+                    url=url,
+                    hint="check that the user may read this repository",
+                )
+            fresh = token is not None and self._clock() - token.obtained_at < RELOGIN_GRACE
+            if renewed or token is None or fresh:
+                raise HubAuthError(
+                    f"the registry refused {method} {name}@{reference} (401): "
+                    f"{self._message(response)}",
+                    status=401,
+                    method=method,
+                    url=url,
+                )
+            with self._token_lock:
+                if self._tokens.get(name) is token:
+                    del self._tokens[name]
+            renewed = True
+
+    def _count(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
+        with self._lock:
+            if retry:
+                self._stats.retries += 1
+                return
+            self._stats.calls += 1
+            self._stats.by_endpoint[endpoint] = self._stats.by_endpoint.get(endpoint, 0) + 1
+            if rate_limited:
+                self._stats.rate_limited += 1
+
+    def _backoff_delay(self, attempt: int, response: httpx.Response | None = None) -> float:
+        delay = min(self._max_wait, 30.0, self._backoff * 2 ** (attempt - 1))
+        delay = delay / 2 + self._rng.uniform(0, delay / 2)
+        if response is not None:
+            asked = retry_wait(response.headers, self._clock())
+            if asked is not None:
+                delay = max(delay, min(asked, self._max_wait))
+        return delay
+
+    def _request_loop(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        mode: Mode,
+        passthrough: Collection[int] = (),
+        params: dict[str, str] | None = None,
+        bearer: str | None,
+        basic: httpx.BasicAuth | None = None,
+        accept: str | None = None,
+    ) -> httpx.Response:
+        """One logical request: pacing, 429 waits, retries of what is safe to repeat, and the
+        mapping of failures into the error tree. 2xx and ``passthrough`` statuses return."""
+        headers: dict[str, str] = {}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        if accept is not None:
+            headers["Accept"] = accept
+        attempt = 0
+        waits = 0
+        path = httpx.URL(url).path
+        while True:
+            self._limiter.acquire()
+            try:
+                response = self._client().request(
+                    method, url, params=params, headers=headers, auth=basic
+                )
+            except httpx.TransportError as exc:
+                self._limiter.release()
+                self._count(endpoint)
+                sent = not isinstance(exc, NOT_SENT)
+                if (mode == "once" and sent) or attempt >= self._max_retries:
+                    raise map_transport_error(
+                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
+                    ) from None
+                attempt += 1
+                self._retry(method, path, endpoint, attempt, type(exc).__name__, None)
+                continue
+            except BaseException:
+                self._limiter.release()
+                raise
+            self._limiter.observe(response.headers)
+            status = response.status_code
+            self._count(endpoint, rate_limited=status == 429)
+            log.debug("%s %s %d", method, path, status)
+            if status == 429:
+                if waits >= self._max_rate_limit_waits:
+                    raise HubRateLimited(
+                        f"the registry kept refusing {method} {path} with 429",
+                        retry_at=self._limiter.state.reset,
+                        status=429,
+                        method=method,
+                        url=url,
+                        hint="wait a few minutes or lower the call rate",
+                    )
+                waits += 1
+                wait = retry_wait(response.headers, self._clock())
+                if wait is None or wait <= 0:
+                    wait = self._backoff_delay(1)
+                wait = min(wait, self._max_wait)
+                log.info("the registry rate-limited %s: waiting %.1f s", endpoint, wait)
+                self._count(endpoint, retry=True)
+                self._limiter.block_until(self._clock() + wait)
+                continue
+            if status >= 500:
+                if mode == "once" or attempt >= self._max_retries:
+                    raise HubServerError(
+                        f"the registry failed {method} {path} ({status}): "
+                        f"{self._message(response)}",
+                        status=status,
+                        method=method,
+                        url=url,
+                        maybe_applied=mode == "once",
+                        hint="the registry had a server error; try again later",
+                    )
+                attempt += 1
+                self._retry(method, path, endpoint, attempt, f"answered {status}", response)
+                continue
+            if 200 <= status < 300 or status in passthrough:
+                return response
+            raise self._error(method, url, response)
+
+    def _retry(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        attempt: int,
+        why: str,
+        response: httpx.Response | None,
+    ) -> None:
+        delay = self._backoff_delay(attempt, response)
+        log.info(
+            "%s %s %s; retry %d of %d in %.1f s",
+            method,
+            path,
+            why,
+            attempt,
+            self._max_retries,
+            delay,
+        )
+        self._count(endpoint, retry=True)
+        self._sleep(delay)
+
+    def _message(self, response: httpx.Response) -> str:
+        """The registry's own words: ``errors[].code: message``, or a token service's
+        ``details``; redacted, one line."""
+        text = ""
+        try:
+            body: Any = response.json() if response.content else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            errors = body.get("errors")
+            if isinstance(errors, list):
+                text = "; ".join(
+                    f"{e.get('code', '?')}: {e.get('message', '')}"
+                    for e in errors
+                    if isinstance(e, dict)
+                )
+            for key in ("details", "detail", "message"):
+                if not text and isinstance(body.get(key), str):
+                    text = body[key]
+        elif response.content:
+            text = response.text
+        text = " ".join(text.split())[:300]
+        return self._redact(text) if text else f"HTTP {response.status_code}"
+
+    def _error(self, method: str, url: str, response: httpx.Response) -> HubError:
+        status = response.status_code
+        path = httpx.URL(url).path
+        what = f"the registry refused {method} {path} ({status}): {self._message(response)}"
+        common: dict[str, Any] = {"status": status, "method": method, "url": url}
+        if status == 401:
+            return HubAuthError(what, **common)
+        if status == 403:
+            return HubForbidden(what, **common)
+        if status == 404:
+            return HubNotFound(what, hint="check JANITOR_REGISTRY_URL and the names", **common)
+        return HubError(what, **common)
+
+    def _digest_header(self, response: httpx.Response, name: str, reference: str) -> str:
+        digest = response.headers.get("docker-content-digest")
+        if digest is None and _DIGEST.match(reference):
+            return reference
+        if digest is None or not _DIGEST.match(digest):
+            raise HubProtocolError(
+                f"the registry's answer for {name}:{reference} has no Docker-Content-Digest",
+                method=response.request.method,
+                url=response.request.url,
+            )
+        return digest
+
+
+def _media_type(response: httpx.Response) -> str | None:
+    value = response.headers.get("content-type")
+    if not value:
+        return None
+    return value.split(";")[0].strip() or None
+
+
+def _int_header(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
