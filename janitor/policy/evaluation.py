@@ -1,0 +1,639 @@
+"""Judge images: ``(inventory, policy, now) -> plan``, pure and deterministic.
+
+For every image of a covered repository:
+
+1. **keep rules** are checked; any that matches protects the image (keep always wins);
+2. **select entries** are checked in file order; an image matching any entry is a candidate;
+   the first matching entry gives ``selected_by``, ``current_tag`` and ``active_from``;
+3. the verdict is ``delete`` for a candidate no keep rule protects, ``keep`` otherwise.
+
+Every decision carries reasons a person can check against the inventory: the keep rules that
+protect it, then either the entries that selected it (every condition, with dates) or, for
+each entry, the first condition that failed. Nothing here reads a clock: ``now`` is an
+argument, so plans are reproducible (``janitor plan --as-of``).
+
+Semantics worth knowing:
+
+- ``older_than: D`` holds when the time is at or before ``now - D``; ``newer_than: D`` when it is
+  after ``now - D``. An unknown ``last_pushed`` fails every ``last_pushed`` condition (safe).
+- A never-pulled image satisfies a ``last_pulled`` condition only with ``never: match``; it is
+  never "pulled within" a ``pulled_within`` keep rule.
+- ``most_recent: N`` ranks all judged images of the repository (those with a matching current
+  tag when the rule has ``tags``) by ``last_pushed``, newest first, unknown last, ties by digest,
+  so the result does not depend on the order of the inventory.
+- ``active_from`` is ``now`` minus the smallest ``older_than`` of the selecting entry's
+  ``last_pushed``/``last_pulled`` conditions (the latest cutoff), or ``now`` when it has none.
+- A platform manifest listed beside its multi-arch index is not judged alone: it is kept with
+  a reason naming its index, and does not count as an image of the repository.
+- A repository the policy does not cover (other namespace, excluded) is all ``keep``.
+
+Speed: 1,000 repositories of 1,000 images take a few seconds of CPU. Patterns are compiled
+once per policy; cutoffs once per ``now``; keep rules run per repository in tight loops; the
+per-image work is the reasons' text, which every image needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import attrgetter
+
+from janitor.hub.models import Image, RepositoryInventory
+from janitor.plan import CurrentTagAction, Decision, Plan, RepositoryPlan
+from janitor.policy.durations import Duration
+from janitor.policy.limits import check_limits
+from janitor.policy.model import KeepRule, Policy, SelectEntry
+from janitor.policy.patterns import PatternList
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_DAY_CACHE_LIMIT = 100_000
+_by_digest = attrgetter("image.digest")
+_digest = attrgetter("digest")
+_by_repository = attrgetter("repository")
+
+Hit = tuple[str, str]  # (keep label, reason)
+_DECISION_FIELDS = (
+    "image",
+    "verdict",
+    "reasons",
+    "candidate",
+    "selected_by",
+    "kept_by",
+    "current_tag",
+    "active_from",
+)
+
+
+def _decision_maker() -> Callable[..., Decision]:
+    """A constructor for :class:`Decision` that fills its slots directly.
+
+    ``Decision`` is a frozen dataclass: its generated ``__init__`` sets each field through
+    ``object.__setattr__``, which is half the cost of a decision when a plan has a million.
+    The result is the same object (the tests compare both ways). Falls back to the class
+    itself if ``Decision`` ever gains fields, a ``__post_init__`` or loses its slots.
+    """
+    names = tuple(f.name for f in dataclasses.fields(Decision))
+    slots = getattr(Decision, "__slots__", ())
+    if names != _DECISION_FIELDS or "__post_init__" in vars(Decision) or set(slots) != set(names):
+        return Decision
+    s_image, s_verdict, s_reasons, s_candidate, s_selected, s_kept, s_current, s_active = (
+        vars(Decision)[name].__set__ for name in names
+    )
+    new = object.__new__
+
+    def make(
+        image: Image,
+        verdict: str,
+        reasons: tuple[str, ...],
+        candidate: bool = False,
+        selected_by: str | None = None,
+        kept_by: tuple[str, ...] = (),
+        current_tag: str = "skip",
+        active_from: datetime | None = None,
+    ) -> Decision:
+        decision: Decision = new(Decision)
+        s_image(decision, image)
+        s_verdict(decision, verdict)
+        s_reasons(decision, reasons)
+        s_candidate(decision, candidate)
+        s_selected(decision, selected_by)
+        s_kept(decision, kept_by)
+        s_current(decision, current_tag)
+        s_active(decision, active_from)
+        return decision
+
+    return make
+
+
+make_decision = _decision_maker()
+
+
+def evaluate_repository(inv: RepositoryInventory, policy: Policy, now: datetime) -> RepositoryPlan:
+    """Judge every image of one repository; decisions sorted by digest.
+
+    Streaming callers judge a namespace repository by repository with the same policy and
+    ``now``; the rules bound to that ``now`` (and their cache of date texts) are reused."""
+    return _judge(inv, policy, _bound(policy, now))
+
+
+def evaluate(inventories: Iterable[RepositoryInventory], policy: Policy, now: datetime) -> Plan:
+    """Judge every covered repository (others are left out of the plan), sorted by name,
+    and check the policy's limits on the whole plan."""
+    bound = _bound(policy, now)
+    plans = [
+        _judge(inv, policy, bound)
+        for inv in inventories
+        if inv.repository.namespace == policy.namespace and policy.covers(inv.repository.name)
+    ]
+    plans.sort(key=_by_repository)
+    return Plan(
+        policy=policy.name,
+        namespace=policy.namespace,
+        now=now,
+        repositories=tuple(plans),
+        violations=check_limits(plans, policy),
+    )
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def day(moment: datetime) -> str:
+    """The UTC date of ``moment``: ``2026-01-02``."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
+
+
+def ago(now: datetime, moment: datetime) -> str:
+    """How long before ``now``: ``324 days ago``, ``5 hours ago``, ``in the future``."""
+    delta = now.astimezone(UTC) - moment.astimezone(UTC)  # elapsed time, not wall-clock time
+    days = delta.days
+    if days >= 2:
+        return f"{days} days ago"
+    seconds = days * 86400 + delta.seconds
+    if seconds < 0:
+        return "in the future"
+    if seconds >= 86400:
+        return "1 day ago"
+    hours = seconds // 3600
+    if hours >= 2:
+        return f"{hours} hours ago"
+    if hours == 1:
+        return "1 hour ago"
+    minutes = seconds // 60
+    return "1 minute ago" if minutes == 1 else f"{minutes} minutes ago"
+
+
+class _Clock:
+    """Formats times as ``2026-01-02 (324 days ago)`` relative to one ``now``.
+
+    A namespace has many images per day, so the two texts a day can give (pushed before or
+    after ``now``'s time of day) are cached by day; the last two days are computed exactly.
+    """
+
+    __slots__ = ("_days", "_now_date", "_now_time", "now")
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        utc = now.astimezone(UTC)
+        self._now_date = utc.date()
+        self._now_time = utc.timetz()
+        self._days: dict[int, tuple[datetime, str, str] | None] = {}
+
+    def when(self, moment: datetime) -> str:
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        ordinal = moment.toordinal()
+        days = self._days
+        if ordinal in days:
+            entry = days[ordinal]
+        else:
+            if len(days) >= _DAY_CACHE_LIMIT:
+                days.clear()
+            entry = days[ordinal] = self._day(moment)
+        if entry is None:
+            return f"{day(moment)} ({ago(self.now, moment)})"
+        threshold, same_time_or_earlier, later = entry
+        return later if moment > threshold else same_time_or_earlier
+
+    def _day(self, moment: datetime) -> tuple[datetime, str, str] | None:
+        date = moment.date()
+        whole = (self._now_date - date).days
+        if whole <= 2:  # recent or in the future: hours and minutes matter
+            return None
+        text = date.isoformat()
+        return (
+            datetime.combine(date, self._now_time),
+            f"{text} ({whole} days ago)",
+            f"{text} ({whole - 1} days ago)",
+        )
+
+
+def _window_text(older: Duration | None, newer: Duration | None) -> str:
+    if older is not None and newer is not None:
+        return f"older than {older} and newer than {newer}"
+    if older is not None:
+        return f"older than {older}"
+    return f"newer than {newer}"
+
+
+def _quoted(tags: Sequence[str]) -> str:
+    if len(tags) == 1:
+        return f"'{tags[0]}'"
+    return ", ".join(f"'{t}'" for t in tags)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _images(n: int) -> str:
+    return "1 image" if n == 1 else f"{n} images"
+
+
+def _keep_heading(rule: KeepRule) -> str:
+    shape = rule.shape
+    if shape == "tags":
+        return "tags"
+    if shape == "tags+most_recent":
+        return f"tags + most_recent {rule.most_recent}"
+    if shape == "most_recent":
+        return f"most_recent {rule.most_recent}"
+    if shape == "pulled_within":
+        return f"pulled_within {rule.pulled_within}"
+    return f"pushed_within {rule.pushed_within}"
+
+
+def _first_tag(patterns: PatternList, tags: tuple[str, ...]) -> str:
+    """``'latest' matches 'latest'`` for the first current tag that matches, else ``""``."""
+    why = patterns.why
+    for tag in tags:
+        text = why(tag)
+        if text:
+            return text
+    return ""
+
+
+# --------------------------------------------------------------------------- bound rules
+
+
+def _cut(duration: Duration | None, now: datetime) -> datetime | None:
+    return None if duration is None else duration.before(now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A select entry with its cutoffs and fixed texts computed for one ``now``."""
+
+    name: str
+    tagged: bool | None
+    tags: PatternList | None
+    tags_text: str
+    has_push: bool
+    push_older: datetime | None
+    push_newer: datetime | None
+    push_text: str
+    has_pull: bool
+    pull_older: datetime | None
+    pull_newer: datetime | None
+    pull_text: str
+    needs_tags: bool
+    untagged_fail: str
+    never_only: bool
+    never_match: bool
+    never_text: str
+    current_tag: CurrentTagAction
+    active_from: datetime
+    selected_prefix: str
+    also_prefix: str
+    failed_prefix: str
+
+    @classmethod
+    def of(cls, entry: SelectEntry, now: datetime) -> _Entry:
+        push = entry.last_pushed
+        pull = entry.last_pulled
+        push_older = _cut(push.older_than, now) if push else None
+        pull_older = _cut(pull.older_than, now) if pull else None
+        cutoffs = [c for c in (push_older, pull_older) if c is not None]
+        never_only = pull is not None and pull.older_than is None and pull.newer_than is None
+        name = entry.label
+        return cls(
+            name=name,
+            tagged=entry.currently_tagged,
+            tags=entry.tag_patterns,
+            tags_text=entry.tag_patterns.describe() if entry.tag_patterns else "",
+            has_push=push is not None,
+            push_older=push_older,
+            push_newer=_cut(push.newer_than, now) if push else None,
+            push_text=_window_text(push.older_than, push.newer_than) if push else "",
+            has_pull=pull is not None,
+            pull_older=pull_older,
+            pull_newer=_cut(pull.newer_than, now) if pull else None,
+            pull_text=_window_text(pull.older_than, pull.newer_than)
+            if pull and not never_only
+            else "",
+            needs_tags=bool(entry.currently_tagged) or entry.tags is not None,
+            untagged_fail=f"not selected: '{name}' fails: no current tag",
+            never_only=never_only,
+            never_match=pull.never_matches if pull else False,
+            never_text="never pulled "
+            + (f"(never: {pull.never})" if pull and pull.never else "(never: skip, by default)"),
+            current_tag=entry.current_tag,
+            active_from=max(cutoffs) if cutoffs else now,
+            selected_prefix=f"selected by '{name}': ",
+            also_prefix=f"also selected by '{name}': ",
+            failed_prefix=f"not selected: '{name}' fails: ",
+        )
+
+    def judge(self, image: Image, tags: tuple[str, ...], clock: _Clock) -> tuple[bool, str]:
+        """(holds, explanation): every condition when it holds, the first failing one if not."""
+        held: list[str] = []
+        tagged = self.tagged
+        if tagged is not None:
+            if tagged:
+                if not tags:
+                    return False, "no current tag"
+                held.append(f"currently tagged ({_quoted(tags)})")
+            elif tags:
+                return False, f"currently tagged ({_quoted(tags)})"
+            else:
+                held.append("no current tag")
+        patterns = self.tags
+        if patterns is not None:
+            if not tags:
+                return False, "no current tag"
+            matched: list[str] = []
+            for tag in tags:
+                why = patterns.why(tag)
+                if not why:
+                    return False, f"current tag '{tag}' does not match {self.tags_text}"
+                matched.append(why)
+            held.append("current tag " + ", ".join(matched))
+        if self.has_push:
+            pushed = image.last_pushed
+            if pushed is None:
+                return False, "last pushed unknown (an unknown time never matches)"
+            older = self.push_older
+            newer = self.push_newer
+            if (older is not None and pushed > older) or (newer is not None and pushed <= newer):
+                return False, f"last pushed {clock.when(pushed)} is not {self.push_text}"
+            held.append(f"last pushed {clock.when(pushed)} is {self.push_text}")
+        if self.has_pull:
+            pulled = image.last_pulled
+            if pulled is None:
+                if not self.never_match:
+                    return False, self.never_text
+                held.append(self.never_text)
+            elif self.never_only:
+                return (
+                    False,
+                    f"last pulled {clock.when(pulled)}; the entry selects never-pulled images",
+                )
+            else:
+                older = self.pull_older
+                newer = self.pull_newer
+                if (older is not None and pulled > older) or (
+                    newer is not None and pulled <= newer
+                ):
+                    return False, f"last pulled {clock.when(pulled)} is not {self.pull_text}"
+                held.append(f"last pulled {clock.when(pulled)} is {self.pull_text}")
+        return True, "; ".join(held)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keep:
+    """A keep rule with its cutoff computed for one ``now``."""
+
+    label: str
+    shape: str
+    most_recent: int
+    tags: PatternList | None
+    cutoff: datetime | None
+    heading: str
+
+    @classmethod
+    def of(cls, index: int, rule: KeepRule, now: datetime) -> _Keep:
+        label = f"keep[{index}]"
+        return cls(
+            label=label,
+            shape=rule.shape,
+            most_recent=rule.most_recent or 0,
+            tags=rule.tag_patterns,
+            cutoff=_cut(rule.pulled_within or rule.pushed_within, now),
+            heading=f"kept by {label} {_keep_heading(rule)}: ",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """A policy's rules bound to one ``now``."""
+
+    now: datetime
+    entries: tuple[_Entry, ...]
+    keeps: tuple[_Keep, ...]
+    ranks: bool
+    clock: _Clock
+
+    @classmethod
+    def of(cls, policy: Policy, now: datetime) -> _Bound:
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise ValueError("now must be a timezone-aware datetime")
+        now = now.astimezone(UTC)  # cutoffs are computed on UTC, as every time inside janitor
+        keeps = tuple(_Keep.of(i, rule, now) for i, rule in enumerate(policy.keep))
+        return cls(
+            now=now,
+            entries=tuple(_Entry.of(e, now) for e in policy.select),
+            keeps=keeps,
+            ranks=any(k.most_recent for k in keeps),
+            clock=_Clock(now),
+        )
+
+
+_last_bound: tuple[Policy, datetime, _Bound] | None = None
+
+
+def _bound(policy: Policy, now: datetime) -> _Bound:
+    """The policy bound to ``now``, reused while both stay the same (policies are frozen)."""
+    global _last_bound
+    last = _last_bound
+    if last is not None and last[0] is policy and last[1] == now and last[1].tzinfo == now.tzinfo:
+        return last[2]
+    bound = _Bound.of(policy, now)
+    _last_bound = (policy, now, bound)
+    return bound
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def _current_tags(image: Image) -> tuple[str, ...]:
+    tags = image.tags
+    if not tags:
+        return ()
+    if len(tags) == 1:
+        only = tags[0]
+        return (only.tag,) if only.is_current else ()
+    return image.current_tags
+
+
+def _newest(
+    indices: Iterable[int], n: int, pushed: Sequence[datetime], digests: Sequence[str]
+) -> list[int]:
+    """The ``n`` most recently pushed of ``indices``: ``last_pushed`` descending (unknown
+    last), ties by digest ascending. Finds the threshold with a heap, then sorts only the
+    few images at or above it."""
+    chosen = list(indices)
+    if len(chosen) > n:
+        threshold = heapq.nlargest(n, [pushed[i] for i in chosen])[-1]
+        chosen = [i for i in chosen if pushed[i] >= threshold]
+    chosen.sort(key=digests.__getitem__)
+    chosen.sort(key=pushed.__getitem__, reverse=True)  # stable: equal times stay by digest
+    return chosen[:n]
+
+
+def _protect(
+    bound: _Bound, images: Sequence[Image], tags: Sequence[tuple[str, ...]], clock: _Clock
+) -> dict[int, list[Hit]]:
+    """Run every keep rule over the repository: image index -> [(label, reason)], in rule order."""
+    hits: dict[int, list[Hit]] = {}
+    if not bound.keeps:
+        return hits
+    tagged = [i for i, t in enumerate(tags) if t]
+    digests: list[str] = []
+    pushed: list[datetime] = []
+    if bound.ranks:
+        digests = [image.digest for image in images]
+        pushed = [image.last_pushed or _EARLIEST for image in images]
+    for keep in bound.keeps:
+        shape = keep.shape
+        label = keep.label
+        heading = keep.heading
+        patterns = keep.tags
+        if shape == "most_recent":
+            total = _images(len(images))
+            newest = _newest(range(len(images)), keep.most_recent, pushed, digests)
+            for rank, i in enumerate(newest, start=1):
+                reason = f"{heading}the {_ordinal(rank)} most recently pushed of {total}"
+                hits.setdefault(i, []).append((label, reason))
+        elif shape == "tags+most_recent":
+            assert patterns is not None
+            why_by_image: dict[int, str] = {}
+            for i in tagged:
+                why = _first_tag(patterns, tags[i])
+                if why:
+                    why_by_image[i] = why
+            total = _images(len(why_by_image))
+            newest = _newest(why_by_image, keep.most_recent, pushed, digests)
+            for rank, i in enumerate(newest, start=1):
+                reason = (
+                    f"{heading}the {_ordinal(rank)} most recently pushed of {total} "
+                    f"with a matching current tag ({why_by_image[i]})"
+                )
+                hits.setdefault(i, []).append((label, reason))
+        elif shape == "tags":
+            assert patterns is not None
+            for i in tagged:
+                why = _first_tag(patterns, tags[i])
+                if why:
+                    hits.setdefault(i, []).append((label, f"{heading}current tag {why}"))
+        else:
+            cutoff = keep.cutoff
+            assert cutoff is not None
+            if shape == "pulled_within":
+                for i, image in enumerate(images):
+                    moment = image.last_pulled
+                    if moment is not None and moment > cutoff:
+                        reason = f"{heading}last pulled {clock.when(moment)}"
+                        hits.setdefault(i, []).append((label, reason))
+            else:
+                for i, image in enumerate(images):
+                    moment = image.last_pushed
+                    if moment is not None and moment > cutoff:
+                        reason = f"{heading}last pushed {clock.when(moment)}"
+                        hits.setdefault(i, []).append((label, reason))
+    return hits
+
+
+def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> RepositoryPlan:
+    repo = inv.repository
+    images = inv.images
+    if repo.namespace != policy.namespace or not policy.covers(repo.name):
+        return _not_covered(inv, policy)
+    children: list[Decision] = []
+    judged = sorted(_split_children(images, children), key=_digest)
+    clock = bound.clock
+    tags = [_current_tags(image) for image in judged]
+    hits = _protect(bound, judged, tags, clock)
+    entries = bound.entries
+    decisions: list[Decision] = []
+    append = decisions.append
+    for i, image in enumerate(judged):
+        image_tags = tags[i]
+        kept = hits.get(i) if hits else None
+        reasons = [reason for _, reason in kept] if kept else []
+        protected = len(reasons)  # reasons[:protected] are keep reasons; failures follow
+        first: _Entry | None = None
+        for entry in entries:
+            if not image_tags and entry.needs_tags:  # the common case, without a call
+                if first is None:
+                    reasons.append(entry.untagged_fail)
+                continue
+            holds, text = entry.judge(image, image_tags, clock)
+            if holds:
+                if first is None:
+                    first = entry
+                    del reasons[protected:]  # selected: the failures of earlier entries go
+                    reasons.append(entry.selected_prefix + text)
+                else:
+                    reasons.append(entry.also_prefix + text)
+            elif first is None:
+                reasons.append(entry.failed_prefix + text)
+        labels = tuple([label for label, _ in kept]) if kept else ()
+        if first is None:
+            append(make_decision(image, "keep", tuple(reasons), False, None, labels))
+        else:
+            append(
+                make_decision(
+                    image,
+                    "keep" if kept else "delete",
+                    tuple(reasons),
+                    True,
+                    first.name,
+                    labels,
+                    first.current_tag,
+                    first.active_from,
+                )
+            )
+    if children:
+        decisions.extend(children)
+        decisions.sort(key=_by_digest)
+    return RepositoryPlan(
+        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
+    )
+
+
+def _split_children(images: Sequence[Image], decisions: list[Decision]) -> Sequence[Image]:
+    """The images to judge; a platform manifest listed beside its index gets a keep decision
+    (appended to ``decisions``) instead of being judged alone."""
+    parents: dict[str, str] = {}
+    for image in images:
+        for child in image.children:
+            if child != image.digest:
+                parents.setdefault(child, image.digest)
+    if not parents:
+        return images
+    judged = []
+    for image in images:
+        parent = parents.get(image.digest)
+        if parent is None:
+            judged.append(image)
+        else:
+            reason = (
+                f"not judged alone: a platform manifest of the multi-arch index {parent}, "
+                "which is judged as one image"
+            )
+            decisions.append(Decision(image, "keep", (reason,)))
+    return judged
+
+
+def _not_covered(inv: RepositoryInventory, policy: Policy) -> RepositoryPlan:
+    repo = inv.repository
+    if repo.namespace != policy.namespace:
+        why = (
+            f"not covered: policy '{policy.name}' is for namespace '{policy.namespace}', "
+            f"not '{repo.namespace}'"
+        )
+    else:
+        why = f"not covered: policy '{policy.name}' does not cover repository '{repo.name}'"
+    decisions = sorted(
+        (Decision(image=image, verdict="keep", reasons=(why,)) for image in inv.images),
+        key=_by_digest,
+    )
+    return RepositoryPlan(
+        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
+    )

@@ -1,0 +1,503 @@
+"""Read policy files: YAML with line numbers, strict validation, one readable line per mistake.
+
+Every mistake of a whole folder is collected and raised together in one
+:class:`~janitor.policy.errors.PolicyLoadError`, each naming file, line and field, e.g.::
+
+    policies/ci.yaml:12: select[1].last_pushed.older_than: '3x' is not a duration (use 90d, ...)
+
+Beyond the schema, the loader refuses what YAML itself would let slip: duplicate keys (YAML
+keeps the last one silently), more than one document per file, files that are not UTF-8, and
+alias bombs (anchors that expand to a huge document).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from janitor.policy.errors import PolicyError, PolicyLoadError
+from janitor.policy.model import (
+    CONTEXT_ALLOWED_NAMESPACES,
+    CONTEXT_NAMES_CHECKED,
+    CONTEXT_SOURCE,
+    Policy,
+)
+
+Loc = tuple[str | int, ...]
+Lines = Mapping[Loc, int]
+
+SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 1 << 20
+MAX_VALUES = 100_000
+_MEMORY = Path("<memory>")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_policies(
+    path: Path | str, *, allowed_namespaces: Collection[str] | None = None
+) -> list[Policy]:
+    """Load one policy file, or every ``*.yaml``/``*.yml`` file of a folder (not recursive,
+    hidden files skipped), in file-name order. Raise :class:`PolicyLoadError` with every
+    mistake of every file, including a policy name used twice in the folder."""
+    path = Path(path)
+    if path.is_file():
+        return [load_policy_file(path, allowed_namespaces=allowed_namespaces)]
+    if not path.is_dir():
+        raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
+    files = sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix in SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+    if not files:
+        raise PolicyLoadError(
+            [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+        )
+    policies: list[Policy] = []
+    errors: list[PolicyError] = []
+    seen: dict[str, Policy] = {}
+    for file in files:
+        try:
+            policy, lines = _load_file(file, allowed_namespaces)
+        except PolicyLoadError as exc:
+            errors.extend(exc.errors)
+            continue
+        key = policy.name.casefold()
+        other = seen.get(key)
+        if other is not None:
+            errors.append(
+                PolicyError(
+                    file,
+                    lines.get(("name",)),
+                    "name",
+                    f"duplicate policy name '{policy.name}' (also used by {other.source}); "
+                    "policy names are unique in a folder",
+                )
+            )
+            continue
+        seen[key] = policy
+        policies.append(policy)
+    if errors:
+        raise PolicyLoadError(errors)
+    return policies
+
+
+def load_policy_file(
+    path: Path | str, *, allowed_namespaces: Collection[str] | None = None
+) -> Policy:
+    """Load one policy file; :class:`PolicyLoadError` lists every mistake in it."""
+    return _load_file(Path(path), allowed_namespaces)[0]
+
+
+def parse_policy(
+    text: str,
+    source: Path | str = _MEMORY,
+    *,
+    allowed_namespaces: Collection[str] | None = None,
+) -> Policy:
+    """Load a policy from YAML text; ``source`` names it in errors and becomes ``.source``."""
+    return _parse(text, Path(source), allowed_namespaces)[0]
+
+
+def policy_from_data(
+    data: object,
+    source: Path | str = _MEMORY,
+    *,
+    allowed_namespaces: Collection[str] | None = None,
+    lines: Lines | None = None,
+) -> Policy:
+    """Validate already-parsed data (a mapping as YAML would give) into a :class:`Policy`.
+
+    ``name`` defaults to the stem of ``source``. Any mistake raises :class:`PolicyLoadError`;
+    no other exception escapes for any input.
+    """
+    source = Path(source)
+    lines = lines or {}
+    if not isinstance(data, Mapping):
+        got = "nothing" if data is None else _describe(data)
+        raise PolicyLoadError(
+            [
+                PolicyError(
+                    source,
+                    lines.get(()),
+                    "",
+                    f"a policy is a mapping of keys (name:, namespace:, select:, ...); found {got}",
+                )
+            ]
+        )
+    raw: dict[Any, Any] = dict(data)
+    name_from_file = "name" not in raw and source != _MEMORY
+    if name_from_file:
+        raw["name"] = source.stem
+    errors = _check_select_names(raw.get("select"), source, lines)
+    context = {
+        CONTEXT_SOURCE: source,
+        CONTEXT_ALLOWED_NAMESPACES: None
+        if allowed_namespaces is None
+        else frozenset(allowed_namespaces),
+        CONTEXT_NAMES_CHECKED: True,
+    }
+    policy: Policy | None = None
+    try:
+        policy = Policy.model_validate(raw, context=context)
+    except ValidationError as exc:
+        for detail in exc.errors(include_url=False):
+            error = _translate(detail, source, lines)
+            if name_from_file and error.field == "name":
+                error = PolicyError(
+                    error.file,
+                    error.line,
+                    error.field,
+                    f"{error.message} (taken from the file name; set name: to choose one)",
+                )
+            errors.append(error)
+    except RecursionError:
+        errors.append(PolicyError(source, None, "", "the document is nested too deeply"))
+    if errors or policy is None:
+        raise PolicyLoadError(_sorted(errors))
+    return policy
+
+
+# --------------------------------------------------------------------------- files and YAML
+
+
+def _load_file(path: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", f"is {size} bytes; a policy file is at most 1 MiB")]
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise PolicyLoadError([PolicyError(path, None, "", f"cannot be read: {reason}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyLoadError(
+            [PolicyError(path, None, "", f"is not UTF-8 text (byte {exc.start})")]
+        ) from None
+    return _parse(text, path, allowed)
+
+
+def _parse(text: str, source: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
+    data, lines, errors = read_yaml(text, source)
+    if errors:
+        # Validate what could be read anyway, so the schema's mistakes come in the same pass.
+        if data is not None and isinstance(data, Mapping):
+            try:
+                policy_from_data(data, source, allowed_namespaces=allowed, lines=lines)
+            except PolicyLoadError as exc:
+                errors.extend(exc.errors)
+        raise PolicyLoadError(_sorted(errors))
+    return policy_from_data(data, source, allowed_namespaces=allowed, lines=lines), lines
+
+
+def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[PolicyError]]:
+    """Parse one YAML document with SafeLoader; return the data, the line (1-based) of every
+    key and list item by its path, and the mistakes YAML itself lets slip (duplicate keys,
+    several documents, alias bombs). Data is None when the text cannot be read at all."""
+    lines: dict[Loc, int] = {}
+    errors: list[PolicyError] = []
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # PyYAML checks the characters up front
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        errors.append(
+            PolicyError(
+                source,
+                line,
+                "",
+                f"holds a character YAML does not allow: #x{exc.character:04x}",
+            )
+        )
+        return None, lines, errors
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            errors.append(
+                PolicyError(
+                    source, None, "", "is empty; a policy needs at least namespace: and select:"
+                )
+            )
+            return None, lines, errors
+        if not isinstance(node, yaml.MappingNode):
+            errors.append(
+                PolicyError(
+                    source,
+                    node.start_mark.line + 1,
+                    "",
+                    "a policy is a mapping of keys (name:, namespace:, select:, ...); found "
+                    + ("a list" if isinstance(node, yaml.SequenceNode) else _describe(node.value)),
+                )
+            )
+            return None, lines, errors
+        size = _expanded_size(node)
+        if size is None or size > MAX_VALUES:
+            what = "a recursive YAML alias" if size is None else f"more than {MAX_VALUES} values"
+            errors.append(PolicyError(source, node.start_mark.line + 1, "", f"holds {what}"))
+            return None, lines, errors
+        _index(node, (), lines, errors, source, set())
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        errors.append(_yaml_error(exc, source))
+        return None, lines, errors
+    except yaml.YAMLError as exc:
+        errors.append(PolicyError(source, None, "", f"YAML error: {str(exc).splitlines()[0]}"))
+        return None, lines, errors
+    except RecursionError:
+        errors.append(PolicyError(source, None, "", "YAML is nested too deeply"))
+        return None, lines, errors
+    finally:
+        loader.dispose()
+    return data, lines, errors
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, source: Path) -> PolicyError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = exc.problem or "cannot be parsed"
+    if "expected a single document" in (exc.context or ""):
+        return PolicyError(
+            source, line, "", "holds more than one YAML document ('---'); one policy per file"
+        )
+    detail = f"YAML syntax error: {problem}"
+    if exc.context:
+        detail += f" ({exc.context}"
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            detail += f" on line {exc.context_mark.line + 1}"
+        detail += ")"
+    return PolicyError(source, line, "", detail)
+
+
+def _expanded_size(root: yaml.Node) -> int | None:
+    """How many values the document holds once aliases are expanded; None if recursive."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int | None:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            return None
+        active.add(key)
+        total = 1
+        children: Iterable[yaml.Node]
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = ()
+        for child in children:
+            n = size(child)
+            if n is None:
+                return None
+            total += n
+            if total > MAX_VALUES:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _index(
+    node: yaml.Node,
+    path: Loc,
+    lines: dict[Loc, int],
+    errors: list[PolicyError],
+    source: Path,
+    seen: set[int],
+) -> None:
+    """Record the line of every key and item by path; report duplicate keys."""
+    if id(node) in seen:  # an alias: its content was indexed where the anchor is
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                continue
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in first:
+                errors.append(
+                    PolicyError(
+                        source,
+                        line,
+                        _field((*path, key)),
+                        f"duplicate key (first on line {first[key]}); YAML would silently keep "
+                        "only the last one",
+                    )
+                )
+                continue
+            first[key] = line
+            lines[(*path, key)] = line
+            _index(value_node, (*path, key), lines, errors, source, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = item.start_mark.line + 1
+            _index(item, (*path, i), lines, errors, source, seen)
+
+
+# --------------------------------------------------------------------------- error texts
+
+
+def _check_select_names(select: object, source: Path, lines: Lines) -> list[PolicyError]:
+    """Duplicate entry names, checked on the raw data so they are reported with their line
+    even when other mistakes stop the model's own check from running."""
+    errors: list[PolicyError] = []
+    if not isinstance(select, list):
+        return errors
+    first: dict[str, int] = {}
+    for i, entry in enumerate(select):
+        if not isinstance(entry, Mapping):
+            continue
+        name = entry.get("name", f"select[{i}]")
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            loc: Loc = ("select", i, "name")
+            errors.append(
+                PolicyError(
+                    source,
+                    _line(lines, loc),
+                    _field(loc),
+                    f"duplicate select entry name '{name}' (also select[{first[name]}]); "
+                    "entry names are unique within a policy",
+                )
+            )
+        else:
+            first[name] = i
+    return errors
+
+
+def _translate(detail: Mapping[str, Any], source: Path, lines: Lines) -> PolicyError:
+    loc: Loc = tuple(p if isinstance(p, (str, int)) else str(p) for p in detail.get("loc", ()))
+    kind = detail.get("type", "")
+    value = detail.get("input")
+    ctx = detail.get("ctx") or {}
+    if kind in ("extra_forbidden", "invalid_key") and loc:
+        loc = (*loc[:-1], str(loc[-1]))  # a key, even when YAML read it as a number
+    if kind == "missing":
+        message = _missing_message(loc)
+    elif kind in ("extra_forbidden", "invalid_key"):
+        message = _unknown_key_message(loc)
+    elif kind in ("value_error", "assertion_error") and "error" in ctx:
+        message = str(ctx["error"])
+    elif kind == "string_type":
+        message = f"expected a string, got {_describe(value)}"
+    elif kind in ("int_type", "int_parsing", "int_from_float"):
+        message = f"expected a whole number, got {_describe(value)}"
+    elif kind in ("float_type", "float_parsing", "finite_number"):
+        message = f"expected a number, got {_describe(value)}"
+    elif kind in ("bool_type", "bool_parsing"):
+        message = f"expected true or false, got {_describe(value)}"
+    elif kind in ("list_type", "tuple_type"):
+        message = f"expected a list (lines starting with '- ', or [a, b]), got {_describe(value)}"
+    elif kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
+        message = f"expected a mapping (key: value), got {_describe(value)}"
+    elif kind == "literal_error":
+        message = f"{_describe(value)} is not one of {ctx.get('expected', '?')}"
+    else:
+        message = str(detail.get("msg", "is not valid"))
+    return PolicyError(source, _line(lines, loc), _field(loc), message)
+
+
+_REQUIRED_HINTS: dict[Loc, str] = {
+    ("namespace",): "is required: the Docker Hub user or organization whose images to judge",
+    ("select",): "is required: a policy must select something (a list of select entries)",
+    ("name",): "is required for a policy that does not come from a file (no file name to use)",
+}
+
+
+def _missing_message(loc: Loc) -> str:
+    return _REQUIRED_HINTS.get(loc, "is required")
+
+
+def _unknown_key_message(loc: Loc) -> str:
+    key = str(loc[-1]) if loc else "?"
+    model = _model_at(loc[:-1])
+    allowed = list(model.model_fields) if model is not None else []
+    message = f"unknown key '{key}'"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    if allowed:
+        message += f" (allowed here: {', '.join(allowed)})"
+    return message
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Policy
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None:
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _inner_model(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def _line(lines: Lines, loc: Loc) -> int | None:
+    """The line of ``loc``, or of its nearest parent that has one."""
+    for end in range(len(loc), -1, -1):
+        line = lines.get(loc[:end])
+        if line is not None:
+            return line
+    return None
+
+
+def _sorted(errors: list[PolicyError]) -> list[PolicyError]:
+    return sorted(errors, key=lambda e: (str(e.file), e.line or 0))
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (a number)"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"'{shown}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return f"a {type(value).__name__} value"
