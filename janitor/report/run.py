@@ -263,10 +263,14 @@ def _totals(run: RunRecord, got: _Collected) -> list[Fact]:
 
 
 def _hub_metrics_note(run: RunRecord) -> str | None:
-    if run.backend not in (None, "delete-images"):
-        return f"The {run.backend} backend does not return these metrics; only delete-images does."
+    if run.backend == "registry":
+        return (
+            "The registry backend counts these itself, the way delete-images does, from the "
+            "tags and manifests it deleted"
+            + (" (in a dry run: would delete)." if run.dry_run else ".")
+        )
     if run.dry_run:
-        return "A dry run deletes nothing, so Hub counts no deletes."
+        return "A dry run deletes nothing: these are Hub's dry-run answers, what it would delete."
     return None
 
 
