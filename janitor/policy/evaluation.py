@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
+from typing import Any
 
 from janitor.hub.models import Image, RepositoryInventory
 from janitor.plan import CurrentTagAction, Decision, Plan, RepositoryPlan
@@ -50,6 +51,7 @@ from janitor.policy.patterns import PatternList
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _DAY_CACHE_LIMIT = 100_000
+_UNSET: Any = object()
 _by_digest = attrgetter("image.digest")
 _digest = attrgetter("digest")
 _by_repository = attrgetter("repository")
@@ -189,9 +191,8 @@ class _Clock:
             moment = moment.astimezone(UTC)
         ordinal = moment.toordinal()
         days = self._days
-        if ordinal in days:
-            entry = days[ordinal]
-        else:
+        entry = days.get(ordinal, _UNSET)  # one lookup: safe while another thread clears
+        if entry is _UNSET:
             if len(days) >= _DAY_CACHE_LIMIT:
                 days.clear()
             entry = days[ordinal] = self._day(moment)
@@ -438,10 +439,11 @@ _last_bound: tuple[Policy, datetime, _Bound] | None = None
 
 
 def _bound(policy: Policy, now: datetime) -> _Bound:
-    """The policy bound to ``now``, reused while both stay the same (policies are frozen)."""
+    """The policy bound to ``now``, reused while both stay the same (policies are frozen).
+    One entry only: it keeps the last policy and its date texts (bounded) alive."""
     global _last_bound
     last = _last_bound
-    if last is not None and last[0] is policy and last[1] == now and last[1].tzinfo == now.tzinfo:
+    if last is not None and last[0] is policy and last[1] == now:  # the same instant
         return last[2]
     bound = _Bound.of(policy, now)
     _last_bound = (policy, now, bound)

@@ -14,7 +14,7 @@ line and field.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -480,7 +480,3 @@ class Policy(StrictModel):
 def _context(info: ValidationInfo) -> dict[str, Any]:
     context = info.context
     return context if isinstance(context, dict) else {}
-
-
-def allowed_namespace_set(allowed: Collection[str] | None) -> frozenset[str] | None:
-    return None if allowed is None else frozenset(allowed)

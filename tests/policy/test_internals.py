@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +69,30 @@ def test_rules_bound_to_now_are_not_reused_for_another_now_or_policy() -> None:
     assert evaluate_repository(inv, other, later).decisions[0].verdict == "keep"
     berlin = later.astimezone(ZoneInfo("Europe/Berlin"))  # the same instant elsewhere
     assert evaluate_repository(inv, policy, berlin).decisions[0].verdict == "delete"
+
+
+def test_threads_share_policies_and_caches_safely(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service judges several repositories at once with one policy: the caches of
+    patterns and date texts are shared. Tiny cache limits make them clear all the time."""
+    patterns = importlib.import_module("janitor.policy.patterns")
+    monkeypatch.setattr(evaluation, "_DAY_CACHE_LIMIT", 3)
+    monkeypatch.setattr(patterns, "_CACHE_LIMIT", 3)
+    policy = make_policy(
+        [{"currently_tagged": False, "last_pushed": {"older_than": "7d"}}, {"tags": ["pr-*"]}],
+        keep=[{"tags": ["re:^v"]}, {"pulled_within": "7d"}],
+    )
+    invs = [
+        inventory(
+            *(
+                image(f"{r}{i:03d}", tags=[f"pr-{i}"] if i % 3 else [], pushed=i, pulled=i % 11)
+                for i in range(200)
+            )
+        )
+        for r in range(4)
+    ]
+    expected = [evaluate_repository(inv, policy, NOW) for inv in invs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            assert (
+                list(pool.map(lambda inv: evaluate_repository(inv, policy, NOW), invs)) == expected
+            )

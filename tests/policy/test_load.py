@@ -472,3 +472,24 @@ def test_policies_can_be_built_in_code() -> None:
                 ],
             }
         )
+
+
+def test_policies_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    for policy in load_policies(EXAMPLES):
+        for clone in (pickle.loads(pickle.dumps(policy)), copy.deepcopy(policy)):
+            assert clone.model_dump() == policy.model_dump()
+            assert clone.source == policy.source
+            assert [clone.covers(r) for r in ("web", "docs", "base-images")] == [
+                policy.covers(r) for r in ("web", "docs", "base-images")
+            ]
+
+
+def test_load_error_is_a_bad_input_error() -> None:
+    from janitor.errors import JanitorError
+
+    with pytest.raises(JanitorError) as info:
+        load_policies(BROKEN / "library.yaml")
+    assert getattr(info.value, "exit_code", None) == 2

@@ -89,7 +89,7 @@ def test_an_image_with_a_kept_tag_is_never_deleted(scenario: Scenario, kept: lis
             assert decision.verdict == "keep", decision
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=100)
 @given(scenario=scenarios(repositories=3), seed=st.integers(0, 2**32))
 def test_verdicts_do_not_depend_on_input_order(scenario: Scenario, seed: int) -> None:
     data, invs, now = scenario
@@ -173,7 +173,7 @@ def odd_inventories(draw: st.DrawFn) -> RepositoryInventory:
     return RepositoryInventory(inv.repository, tuple(images))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=100)
 @given(data=policy_data(), invs=st.lists(odd_inventories(), max_size=3), now=wide_nows | nows)
 def test_evaluate_never_raises_and_plans_are_well_formed(
     data: dict[str, Any], invs: list[RepositoryInventory], now: datetime
