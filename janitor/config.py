@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import httpx
+
 from janitor.errors import ConfigError
 
 DEFAULT_HUB_URL = "https://hub.docker.com"
@@ -48,7 +50,14 @@ class Secret:
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    base = env.get("XDG_DATA_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".local" / "share")
+        except RuntimeError:  # no HOME and no password-database entry (a bare container)
+            raise ConfigError(
+                "JANITOR_DATA_DIR: not set, and there is no home directory to default to"
+            ) from None
     return Path(base) / "janitor"
 
 
@@ -149,6 +158,8 @@ def _read_secret_file(name: str, path: str) -> Secret:
         text = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:  # not UTF-8, or a NUL in the path: never show the content
+        raise ConfigError(f"{name}: {path!r} is not a readable UTF-8 text file") from None
     if not text:
         raise ConfigError(f"{name}: {path} is empty")
     return Secret(text)
@@ -156,9 +167,13 @@ def _read_secret_file(name: str, path: str) -> Secret:
 
 def _load_toml(path: Path) -> dict[str, str]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    except ValueError:  # not UTF-8, or a NUL in the path
+        raise ConfigError(f"{path!r}: the config file is not readable UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     known = set(_KEYS) | set(_SMTP_KEYS)
@@ -180,6 +195,69 @@ def _load_toml(path: Path) -> dict[str, str]:
         else:
             raise ConfigError(f"{path}: {key}: expected a string, number, boolean or list")
     return values
+
+
+def _shown_url(value: str) -> str:
+    """A URL as it may be shown in an error: without user info, which can hold a password."""
+    if "@" in value:
+        scheme, sep, rest = value.partition("://")
+        return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if sep else "***"
+    return value
+
+
+def _http_url(name: str, value: str) -> httpx.URL:
+    """An http(s) URL with a host and nothing a secret could hide in: the same rules the Hub
+    client applies, checked here so that a bad value is a configuration error (exit 2)."""
+    text = value.strip()
+    try:
+        url = httpx.URL(text.rstrip("/"))
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except (httpx.InvalidURL, ValueError, TypeError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(
+            f"{name}: expected an http(s) URL such as https://hub.docker.com, "
+            f"got {_shown_url(text)!r}"
+        )
+    if url.userinfo or url.query or url.fragment:
+        raise ConfigError(f"{name}: the URL must not carry user info, a query or a fragment")
+    return url
+
+
+def _path(name: str, value: str | Path) -> Path:
+    text = str(value)
+    if "\x00" in text:
+        raise ConfigError(f"{name}: a path cannot contain a NUL character")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # ~user that does not exist, or no home directory
+        raise ConfigError(f"{name}: cannot expand {text!r}: {exc}") from None
+
+
+def _database_url(value: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(value).get_backend_name()
+    except (ArgumentError, ValueError):  # never repeat the URL: it may hold a password
+        raise ConfigError("JANITOR_DATABASE_URL: the URL cannot be parsed") from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(
+            f"JANITOR_DATABASE_URL: janitor speaks SQLite (sqlite:///path/janitor.db) and "
+            f"PostgreSQL (postgresql://...), not {backend!r}"
+        )
+    return value
+
+
+def _check_smtp(smtp_env: Mapping[str, str]) -> None:
+    """Refuse bad JANITOR_SMTP_* values at start-up, not after a run when its report is mailed."""
+    from janitor.report.mail import SmtpSettings
+
+    try:
+        SmtpSettings.from_env(smtp_env)
+    except ValueError as exc:  # names the variable, never the password
+        raise ConfigError(str(exc)) from None
 
 
 def load_settings(
@@ -211,38 +289,56 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
     elif (value := get("hub_token_file")) is not None:
         token = _read_secret_file("JANITOR_HUB_TOKEN_FILE", value)
 
-    hub_url = (get("hub_url") or DEFAULT_HUB_URL).rstrip("/")
-    if not hub_url.startswith(("http://", "https://")):
-        raise ConfigError(f"JANITOR_HUB_URL: expected an http(s) URL, got {hub_url!r}")
+    hub_url = (get("hub_url") or DEFAULT_HUB_URL).strip().rstrip("/")
+    hub_host = _http_url("JANITOR_HUB_URL", hub_url).host.rstrip(".")
     insecure = _bool("JANITOR_HUB_INSECURE", get("hub_insecure") or "false")
-    if insecure and hub_url == DEFAULT_HUB_URL:
+    if insecure and (hub_host == "hub.docker.com" or hub_host.endswith(".docker.com")):
         raise ConfigError(
             "JANITOR_HUB_INSECURE: TLS verification cannot be turned off for Docker Hub itself; "
             "it exists only for a custom JANITOR_HUB_URL"
         )
+    registry_url = (get("registry_url") or DEFAULT_REGISTRY_URL).strip().rstrip("/")
+    _http_url("JANITOR_REGISTRY_URL", registry_url)
+    username = get("hub_username")
+    if username is not None:
+        username = username.strip()
+        if not username or not username.isprintable() or any(c.isspace() for c in username):
+            raise ConfigError(
+                "JANITOR_HUB_USERNAME: expected a Docker Hub user name (no spaces or control "
+                "characters)"
+            )
     backend = get("delete_backend") or "auto"
     if backend not in ("auto", "delete-images", "registry"):
         raise ConfigError(
             f"JANITOR_DELETE_BACKEND: expected auto, delete-images or registry, got {backend!r}"
         )
-    data_dir = Path(get("data_dir") or _default_data_dir(env)).expanduser()
-    database_url = get("database_url") or f"sqlite:///{data_dir / 'janitor.db'}"
+    data_dir = _path("JANITOR_DATA_DIR", get("data_dir") or _default_data_dir(env))
+    database_url = _database_url(get("database_url") or f"sqlite:///{data_dir / 'janitor.db'}")
     namespaces = _list(get("namespaces") or "")
     if "library" in namespaces:
         raise ConfigError("JANITOR_NAMESPACES: 'library' (Docker Official Images) is never cleaned")
+    _check_smtp(smtp_env)
+    report_to = _list(get("report_to") or "")
+    for address in report_to:
+        if (
+            address.count("@") != 1
+            or not address.isprintable()
+            or any(c.isspace() or c in "<>," for c in address)
+        ):
+            raise ConfigError(f"JANITOR_REPORT_TO: {address!r} is not an e-mail address")
     return Settings(
         hub_url=hub_url,
-        hub_username=get("hub_username"),
+        hub_username=username,
         hub_token=token,
         hub_insecure=insecure,
-        registry_url=(get("registry_url") or DEFAULT_REGISTRY_URL).rstrip("/"),
+        registry_url=registry_url,
         delete_backend=backend,  # type: ignore[arg-type]
         data_dir=data_dir,
         database_url=database_url,
-        policies=Path(get("policies") or "policies"),
-        report_dir=Path(get("report_dir") or data_dir / "reports").expanduser(),
+        policies=_path("JANITOR_POLICIES", get("policies") or "policies"),
+        report_dir=_path("JANITOR_REPORT_DIR", get("report_dir") or data_dir / "reports"),
         namespaces=namespaces,
-        report_to=_list(get("report_to") or ""),
+        report_to=report_to,
         report_schedule=get("report_schedule") or "0 8 * * mon",
         http_port=_int("JANITOR_HTTP_PORT", get("http_port") or "9464", minimum=0, maximum=65535),
         concurrency=_int("JANITOR_CONCURRENCY", get("concurrency") or "4", minimum=1, maximum=32),

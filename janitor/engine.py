@@ -13,9 +13,11 @@ import logging
 import os
 import socket
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from janitor.backends import Backend
 from janitor.backends.select import select_backend
@@ -24,10 +26,18 @@ from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
+from janitor.hub.models import RepositoryInventory
 from janitor.plan import Decision, LimitViolation
 from janitor.policy import Policy, check_limits, evaluate_repository
-from janitor.records import DecisionRecord, HubMetrics, RunMetrics, RunRecord
-from janitor.store import Store
+from janitor.records import (
+    DecisionRecord,
+    HubMetrics,
+    Outcome,
+    RunMetrics,
+    RunRecord,
+    RunStatus,
+)
+from janitor.store import Store, StoreError
 
 log = logging.getLogger("janitor.engine")
 
@@ -140,7 +150,9 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
     totals = ExecutionTotals()
     status, error = "succeeded", None
     client: HubClient | None = None
+    store_failure: StoreError | None = None
     try:
+        unsettled = _unconfirmed_items(store, policy.namespace, run_id)
         client = ctx.hub_factory()
         factory = ctx.backend_factory or functools.partial(select_backend, settings=settings)
         backend = factory(client, policy.namespace)
@@ -162,6 +174,7 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
                     for d in repo_plan.decisions
                 ),
             )
+            _settle(store, inventory, unsettled, run_id)
             deletes = repo_plan.to_delete
             if deletes:
                 planned.append((repo_plan.repository, deletes))
@@ -206,6 +219,11 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
     except _Stopped:
         status, error = "interrupted", "stopped on request while listing the namespace"
         _skip_planned(store, run_id, planned, "not attempted: janitor was asked to stop")
+    except StoreError as exc:
+        # Every delete is recorded as "sending" before it is sent, so a store that fails stops
+        # the run before any delete whose outcome could not be recorded.
+        store_failure = exc
+        status, error = "failed", f"the store failed, so the run stopped: {exc}"
     except (JanitorError, HubError) as exc:
         status, error = "failed", str(exc)
         _skip_planned(store, run_id, planned, f"not attempted: {exc}")
@@ -219,7 +237,21 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
     finally:
         if client is not None:
             client.close()
-    return _finish(ctx, run_id, status, error, metrics, totals, client)
+    if store_failure is None:
+        return _finish(ctx, run_id, status, error, metrics, totals, client)
+    try:  # the failure may have been brief: record the end of the run if the store lets us
+        _skip_planned(store, run_id, planned, f"not attempted: {error}")
+        return _finish(ctx, run_id, status, error, metrics, totals, client)
+    except StoreError:
+        log.error(
+            "run %d: %s; it stays recorded as running until the next run marks it interrupted",
+            run_id,
+            error,
+        )
+        raise StoreError(
+            f"run {run_id} stopped because the store failed ({store_failure}); no delete was "
+            "sent after that; the next run records it as interrupted"
+        ) from None
 
 
 class _Stopped(Exception):
@@ -306,11 +338,152 @@ def _finish(
     return record
 
 
-def recover_stale_runs(ctx: RunContext) -> list[int]:
-    """Mark runs left ``running`` by a process that died as ``interrupted``."""
-    stale = ctx.store.mark_stale_runs_interrupted(
-        now=ctx.clock(), stale_after=timedelta(seconds=ctx.settings.stale_after_seconds)
+def recover_stale_runs(ctx: RunContext, *, own_runs: bool = False) -> list[int]:
+    """Mark runs left ``running`` by a process that died as ``interrupted``: runs whose heartbeat
+    is older than ``stale_after``, and at once every run of a process of this host that no
+    longer exists (``owner_is_dead``). ``own_runs``: also those of ``ctx.owner`` itself, for a
+    one-shot process that starts with no run of its own in flight (a container's PID 1 comes
+    back with the same ``host:pid``)."""
+    store, now = ctx.store, ctx.clock()
+    stale_after = timedelta(seconds=ctx.settings.stale_after_seconds)
+    marked = set(
+        store.mark_stale_runs_interrupted(
+            now=now, stale_after=stale_after, owner=ctx.owner if own_runs else None
+        )
     )
-    for run_id in stale:
+    running = store.list_runs(status="running", limit=None)
+    dead = {r.owner for r in running if r.owner and owner_is_dead(r.owner, ctx.owner)}
+    for owner in sorted(dead):
+        marked.update(
+            store.mark_stale_runs_interrupted(now=now, stale_after=stale_after, owner=owner)
+        )
+    for run_id in sorted(marked):
         log.warning("run %d was left running by a process that stopped: marked interrupted", run_id)
-    return stale
+    return sorted(marked)
+
+
+def owner_is_dead(owner: str | None, me: str) -> bool:
+    """True only when ``owner`` (``host:pid``, see ``owner_id``) is a process of this host that
+    no longer exists (or is a zombie: killed, not yet reaped). Anything in doubt (another host,
+    an owner janitor cannot read, a process that exists, a pid reused since) is False: then the
+    heartbeat's age decides."""
+    if not owner or owner == me or os.name != "posix":
+        return False
+    host, sep, pid_text = owner.rpartition(":")
+    if not sep or host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid <= 1 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, as another user
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()
+    return bool(fields) and fields[0] == "Z"
+
+
+# -- settling deletes whose answer was never read ------------------------------------------------
+
+SETTLE_LOOKBACK = 20
+"""How many recent failed and interrupted runs of a namespace a run looks at for ``unconfirmed``
+items to settle."""
+
+
+Unsettled = dict[str, list[tuple[int, str]]]
+
+
+def _unconfirmed_items(store: Store, namespace: str, run_id: int) -> Unsettled:
+    """repository -> [(run id, digest)] of earlier runs' deletes that were sent but whose outcome
+    is unknown (the process died, or Hub failed without an answer)."""
+    found: Unsettled = defaultdict(list)
+    statuses: tuple[RunStatus, ...] = ("interrupted", "failed")
+    for status in statuses:
+        for run in store.list_runs(namespace=namespace, status=status, limit=SETTLE_LOOKBACK):
+            if run.id == run_id or run.dry_run:
+                continue
+            for item in store.decisions(run.id, outcome="unconfirmed"):
+                found[item.repository].append((run.id, item.digest))
+    return found
+
+
+def _settle(
+    store: Store,
+    inventory: RepositoryInventory,
+    unsettled: Unsettled,
+    run_id: int,
+) -> None:
+    """Settle earlier runs' ``unconfirmed`` deletes in this repository against this run's
+    listing of it (taken before this run deletes anything): a digest that is gone was deleted,
+    one still listed was not."""
+    waiting = unsettled.pop(inventory.repository.name, None)
+    if not waiting:
+        return
+    present = {i.digest for i in inventory.images}
+    present.update(child for i in inventory.images for child in i.children)
+    repository = inventory.repository.name
+    by_run: dict[int, list[tuple[str, str, Outcome, str | None]]] = defaultdict(list)
+    for earlier, digest in waiting:
+        if digest in present:
+            by_run[earlier].append(
+                (
+                    repository,
+                    digest,
+                    "error",
+                    f"not deleted: Hub did not apply the delete that was sent (run {run_id} "
+                    "still found the image)",
+                )
+            )
+        else:
+            by_run[earlier].append(
+                (
+                    repository,
+                    digest,
+                    "deleted",
+                    f"gone when run {run_id} listed the repository: the delete that was sent "
+                    "took effect (or someone else deleted the image meanwhile)",
+                )
+            )
+    for earlier, outcomes in sorted(by_run.items()):
+        store.set_outcomes(earlier, outcomes)
+        _recount_after_settling(store, earlier)
+        gone = sum(o[2] == "deleted" for o in outcomes)
+        log.info(
+            "run %d settled %d unconfirmed delete(s) of run %d in %s: %d gone, %d still there",
+            run_id,
+            len(outcomes),
+            earlier,
+            repository,
+            gone,
+            len(outcomes) - gone,
+        )
+
+
+def _recount_after_settling(store: Store, run_id: int) -> None:
+    """Settling changes what an earlier run deleted: its ``deleted``, ``errors`` (an unconfirmed
+    item counts as an error) and ``bytes_reclaimed`` follow its items."""
+    run = store.get_run(run_id)
+    if run is None or run.status == "running":
+        return
+    counts = store.outcome_counts(run_id)
+    sizes = [d.size for d in store.decisions(run_id, outcome="deleted") if d.size is not None]
+    metrics = replace(
+        run.metrics,
+        deleted=counts["deleted"],
+        errors=counts["error"] + counts["unconfirmed"],
+        bytes_reclaimed=sum(sizes) if sizes else None,
+    )
+    store.finish_run(
+        run_id,
+        status=run.status,
+        finished_at=run.finished_at or run.started_at,
+        metrics=metrics,
+        hub_metrics=run.hub_metrics,
+        error=run.error,
+    )

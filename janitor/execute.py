@@ -17,6 +17,13 @@ the select entry that chose the images):
 
 A real delete that fails in a way that may have been applied (a 5xx, a dropped connection after
 sending) is never repeated: a dry run of the same images tells which are gone, and the run stops.
+An image the re-check still finds is recorded ``error`` (not deleted) only when Hub did answer the
+call (its work on it was over); when no answer came (a timeout, a dropped connection, a gateway's
+502/504) Hub may still apply the delete after the re-check, so the image stays ``unconfirmed``
+and a later run settles it from its own listing. The same re-check follows a real delete that Hub
+accepted while reporting ``manifest_errors``: janitor never claims a delete it has no evidence of.
+Each real call is logged (INFO, one line with every digest) before it is sent, after its images
+were recorded as ``sending``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from janitor.hub.errors import HubError
+from janitor.hub.errors import HubError, HubTransportError
 from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef
 from janitor.plan import Decision
 from janitor.records import HubMetrics, Outcome
@@ -214,7 +221,7 @@ class Executor:
                     self.namespace,
                     repository,
                     ", ".join(
-                        f"{digest[:19]} ({', '.join(d.image.current_tags) or 'untagged'})"
+                        f"{digest} ({', '.join(d.image.current_tags) or 'untagged'})"
                         for digest, d in remaining.items()
                     ),
                 )
@@ -224,7 +231,15 @@ class Executor:
                 )
             except HubError as exc:
                 if not self.dry_run and getattr(exc, "maybe_applied", False):
-                    decided.extend(self._recheck(repository, remaining, active_from, exc))
+                    decided.extend(
+                        self._recheck(
+                            repository,
+                            remaining,
+                            active_from,
+                            f"Hub failed during the delete ({exc})",
+                            answered=_answered(exc),
+                        )
+                    )
                     self._emit(repository, decided)
                     self.totals.failure = f"delete call failed in {repository}: {exc}"
                     return
@@ -233,6 +248,21 @@ class Executor:
                 return
             if result.accepted:
                 self.totals.add_hub_metrics(result)
+                failed = result.metrics.manifest_errors if result.metrics else 0
+                if not self.dry_run and failed:
+                    # Hub took the call but says some manifests were not deleted, without
+                    # naming them: ask which images are gone rather than claim them all.
+                    decided.extend(
+                        self._recheck(
+                            repository,
+                            remaining,
+                            active_from,
+                            f"Hub accepted the delete but reported {failed} manifest error(s)",
+                            answered=True,
+                        )
+                    )
+                    remaining.clear()
+                    break
                 outcome: Outcome = "would_delete" if self.dry_run else "deleted"
                 for digest, d in remaining.items():
                     warning = accepted.get(digest)
@@ -318,10 +348,14 @@ class Executor:
         repository: str,
         remaining: dict[str, Decision],
         active_from: datetime | None,
-        exc: HubError,
+        why: str,
+        *,
+        answered: bool,
     ) -> list[tuple[Decision, Outcome, str | None]]:
-        """After a real delete failed in a way that may have been applied, ask Hub (dry run)
-        which images are gone. Never repeats the delete."""
+        """After a real delete that may have been applied in part or in whole, ask Hub (dry run)
+        which images are gone. Never repeats the delete. ``answered``: Hub answered the call, so
+        an image still present was not deleted; without an answer Hub may still be at work, and
+        an image still present is ``unconfirmed``."""
         try:
             check = self._call(repository, list(remaining), active_from, dry_run=True)
         except HubError as again:
@@ -329,8 +363,8 @@ class Executor:
                 (
                     d,
                     "unconfirmed",
-                    f"Hub failed during the delete ({exc}) and the re-check failed too "
-                    f"({again}); the next run will see whether it is gone",
+                    f"{why} and the re-check failed too ({again}); a later run sees whether it "
+                    "is gone",
                 )
                 for d in remaining.values()
             ]
@@ -338,9 +372,18 @@ class Executor:
         out: list[tuple[Decision, Outcome, str | None]] = []
         for digest, d in remaining.items():
             if digest in gone:
-                out.append((d, "deleted", f"confirmed gone by a re-check after Hub failed: {exc}"))
+                out.append((d, "deleted", f"confirmed gone by a re-check: {why}"))
+            elif answered:
+                out.append((d, "error", f"not deleted: {why}; a re-check found it still present"))
             else:
-                out.append((d, "error", f"not deleted: Hub failed ({exc}); still present"))
+                out.append(
+                    (
+                        d,
+                        "unconfirmed",
+                        f"{why}; a re-check right after still found it, but Hub may yet apply "
+                        "the delete: a later run sees whether it is gone",
+                    )
+                )
         return out
 
     def _fail(self, repository: str, batch: list[Decision], exc: HubError, *, stage: str) -> None:
@@ -364,6 +407,15 @@ class Executor:
         for item, (d, _, _) in zip(outcomes, decided, strict=True):
             self.totals.count(item, d.image.size)
         self.sink(outcomes)
+
+
+GATEWAY_STATUSES = frozenset({502, 504})
+"""A proxy in front of Hub gave up waiting: Hub itself may still be working on the call."""
+
+
+def _answered(exc: HubError) -> bool:
+    """Whether Hub itself answered the failed call (so its work on it is over)."""
+    return not isinstance(exc, HubTransportError) and exc.status not in GATEWAY_STATUSES
 
 
 def _warning_reason(warning: DeleteWarning, decision: Decision, stage: str) -> str:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from janitor.config import Settings
 from janitor.errors import ConfigError
+from janitor.logs import register_secret
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
 from janitor.report.files import write_report
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
@@ -25,7 +26,10 @@ def mailer_from_settings(settings: Settings) -> Mailer | None:
         smtp = SmtpSettings.from_env(settings.smtp_env)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return SmtpMailer(smtp) if smtp is not None else None
+    if smtp is None:
+        return None
+    register_secret(smtp.password)  # the log's last line of defence knows it too
+    return SmtpMailer(smtp)
 
 
 def write_run_report(

@@ -18,7 +18,7 @@ from janitor.errors import ConfigError, JanitorError, UsageError
 from janitor.hub.auth import Credentials
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
-from janitor.logs import configure, register_secret
+from janitor.logs import configure, redact, register_secret
 from janitor.policy import Policy, PolicyLoadError, load_policies
 from janitor.store import Store, StoreError
 
@@ -33,14 +33,16 @@ class App:
     _store: Store | None = field(default=None, repr=False)
 
     def store(self) -> Store:
+        """The store, migrated on first use. (The Store creates a SQLite file's folder itself and
+        says so in a StoreError when it cannot.)"""
         if self._store is None:
-            url = self.settings.database_url
-            if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
-                    parents=True, exist_ok=True
-                )
-            self._store = Store(url)
-            self._store.ensure_schema()
+            store = Store(self.settings.database_url)
+            try:
+                store.ensure_schema()
+            except BaseException:
+                store.close()
+                raise
+            self._store = store
         return self._store
 
     def hub_client(self) -> HubClient:
@@ -48,12 +50,18 @@ class App:
         credentials = None
         if s.hub_username and s.hub_token is not None:
             register_secret(s.hub_token.reveal())
-            credentials = Credentials(s.hub_username, s.hub_token.reveal())
+            try:
+                credentials = Credentials(s.hub_username, s.hub_token.reveal())
+            except ValueError as exc:  # names the variable, never the secret
+                raise ConfigError(str(exc)) from None
         elif s.hub_token is not None:
             raise ConfigError(
                 "JANITOR_HUB_TOKEN is set but JANITOR_HUB_USERNAME is not: Hub needs both"
             )
-        return HubClient(s.hub_url, credentials, timeout=s.timeout, verify=not s.hub_insecure)
+        try:
+            return HubClient(s.hub_url, credentials, timeout=s.timeout, verify=not s.hub_insecure)
+        except ValueError as exc:  # the URL rules of the client (load_settings checks them too)
+            raise ConfigError(f"JANITOR_HUB_URL: {exc}") from None
 
     def policies(self, names: Iterable[str] = (), path: Path | None = None) -> list[Policy]:
         folder = path or self.settings.policies
@@ -80,8 +88,28 @@ class App:
             self._store.close()
 
 
+class PathType(click.Path):
+    """``click.Path`` that refuses a NUL character as a usage error (``os.stat`` raises
+    ValueError for it, which click does not catch)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if "\x00" in str(value):
+            self.fail("a path cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+RUN_ID = click.IntRange(1, 2**63 - 1)
+"""A run id as the store can hold it (a number too large is a usage error, not a crash)."""
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, with known secrets masked: what an error message may show."""
+    return redact(" ".join(str(text).split()))
+
+
 def handle_errors(func: F) -> F:
-    """Map janitor's errors to one line on stderr and the documented exit code."""
+    """Map janitor's errors to one line on stderr and the documented exit code. Anything else is
+    a bug: one line too (exit 1), the traceback only with --verbose."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -98,21 +126,71 @@ def handle_errors(func: F) -> F:
         except (JanitorError, HubError, StoreError) as exc:
             if verbose:
                 log.exception("%s", exc)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(getattr(exc, "exit_code", 1))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except OSError as exc:  # a file janitor was told to read or write
+            if verbose:
+                log.exception("%s", exc)
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {one_line(exc.strerror or exc)}{where}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            if verbose:
+                log.exception("unexpected %s", type(exc).__name__)
+            click.echo(
+                f"error: internal error ({type(exc).__name__}: {one_line(exc)}); this is a bug "
+                "in janitor: run with --verbose for the traceback and report it",
+                err=True,
+            )
+            ctx.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# click >= 8.2 raises this for a group called without its command (older versions print help).
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class JanitorGroup(click.Group):
+    """The root group: a wrong command line gets one line on stderr (``error: ...`` and where to
+    find help) and exit code 2, like every other mistake janitor reports."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except _NO_ARGS_IS_HELP as exc:  # a group without its command: show its help
+            assert exc.ctx is not None
+            click.echo(exc.ctx.get_help())
+            sys.exit(2)
+        except click.ClickException as exc:
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see `{exc.ctx.command_path} --help`)"
+            click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except Exception as exc:  # outside any command (click's own parsing): still one line
+            click.echo(f"error: internal error ({type(exc).__name__}: {one_line(exc)})", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=JanitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="janitor")
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathType(dir_okay=False, path_type=Path),
     help="TOML config file (default: $JANITOR_CONFIG or ./janitor.toml when present).",
 )
-@click.option("--policies", type=click.Path(path_type=Path), help="Policy folder or file.")
+@click.option("--policies", type=PathType(path_type=Path), help="Policy folder or file.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging and full tracebacks.")
 @click.option(
     "--log-format",

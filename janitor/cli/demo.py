@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import yaml
 
-from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.cli.run import run_policies, summary_lines
 from janitor.config import Secret
 from janitor.errors import UsageError
@@ -28,7 +28,7 @@ def _demo_user(seed: Path) -> tuple[str, str]:
 @cli.command("demo")
 @click.option(
     "--seed",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=PathType(exists=True, dir_okay=False, path_type=Path),
     default=SAMPLE_SEED,
     show_default="the bundled sample namespace `acme`",
     help="Seed file for the emulator.",

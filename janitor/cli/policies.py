@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from dateutil import parser as dateparser
 
-from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
 from janitor.hub.inventory import iter_inventory
 from janitor.policy import evaluate, load_policies
@@ -22,7 +22,7 @@ def policies_group() -> None:
 
 
 @policies_group.command("check")
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=PathType(path_type=Path))
 @click.pass_obj
 @handle_errors
 def policies_check(app: App, path: Path | None) -> None:
@@ -40,17 +40,27 @@ def policies_check(app: App, path: Path | None) -> None:
     click.echo(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'} valid")
 
 
-def parse_as_of(value: str | None) -> datetime:
+MIN_AS_OF, MAX_AS_OF = 1970, 9000
+
+
+def parse_as_of(value: str | None, option: str = "--as-of") -> datetime:
     if value is None:
         return datetime.now(UTC)
     try:
         moment = dateparser.isoparse(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(
-            f"--as-of: {value!r} is not a date (use ISO 8601, e.g. 2027-01-31 or "
+            f"{option}: {value!r} is not a date (use ISO 8601, e.g. 2027-01-31 or "
             "2027-01-31T12:00:00Z)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Policies subtract durations of years from it; the far ends of the calendar overflow.
+    if not MIN_AS_OF <= moment.year <= MAX_AS_OF:
+        raise UsageError(
+            f"{option}: {value!r} is out of range (a date between the years {MIN_AS_OF} and "
+            f"{MAX_AS_OF})"
+        )
+    return moment
 
 
 @cli.command("plan")
@@ -59,7 +69,7 @@ def parse_as_of(value: str | None) -> datetime:
 @click.option("--json", "as_json", is_flag=True, help="JSON a program can read.")
 @click.option(
     "--snapshot",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=PathType(exists=True, dir_okay=False, path_type=Path),
     help="Plan offline against a snapshot file (from `janitor snapshot`) instead of Hub.",
 )
 @click.option("--kept/--no-kept", "show_kept", default=True, help="Show kept images too.")
@@ -80,7 +90,14 @@ def plan_command(
     if snapshot is not None:
         from janitor.snapshot import load_snapshot
 
-        snapshot_inventories = load_snapshot(snapshot)
+        try:
+            snapshot_inventories = load_snapshot(snapshot)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # load_snapshot checks the outline of the file; a wrong shape deeper down (a list
+            # where a mapping belongs, a tag without its name) surfaces as one of these.
+            raise UsageError(
+                f"{snapshot}: not a valid snapshot ({type(exc).__name__}: {exc})"
+            ) from None
         for policy in policies:
             plans.append(
                 evaluate(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import click
 
-from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.app import RUN_ID, App, PathType, cli, handle_errors
 from janitor.cli.policies import parse_as_of
 from janitor.engine import utcnow
 from janitor.errors import UsageError
@@ -21,12 +22,12 @@ from janitor.reporting import (
 
 
 @cli.command("report")
-@click.option("--run", "run_id", type=int, help="The run's report (see `janitor runs list`).")
+@click.option("--run", "run_id", type=RUN_ID, help="The run's report (see `janitor runs list`).")
 @click.option("--weekly", is_flag=True, help="The weekly cleanup report.")
 @click.option("--since", help="Weekly: start of the period (ISO 8601; default 7 days ago).")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathType(dir_okay=False, path_type=Path),
     help="Write the HTML here (a .txt alternative beside it).",
 )
 @click.option("--send", is_flag=True, help="Mail it (JANITOR_SMTP_*) to JANITOR_REPORT_TO.")
@@ -47,8 +48,9 @@ def report_command(
     if (run_id is None) == (not weekly):
         raise UsageError("give exactly one of --run ID or --weekly")
     store, now = app.store(), utcnow()
+    kind: Literal["run", "weekly"]
     if weekly:
-        start = parse_as_of(since) if since else now - timedelta(days=7)
+        start = parse_as_of(since, "--since") if since else now - timedelta(days=7)
         if start >= now:
             raise UsageError("--since must be in the past")
         report, path = write_weekly_report(

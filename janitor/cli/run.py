@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -10,14 +11,24 @@ from pathlib import Path
 import click
 
 from janitor.cli.app import App, cli, handle_errors, progress_printer
-from janitor.engine import RunContext, decide_mode, recover_stale_runs, run_once, utcnow
+from janitor.engine import (
+    RunContext,
+    decide_mode,
+    owner_is_dead,
+    recover_stale_runs,
+    run_once,
+    utcnow,
+)
 from janitor.errors import RunFailed, UsageError
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.reporting import deliver, mailer_from_settings, write_run_report
 from janitor.serialize import run_to_json
-from janitor.service.claims import RunningLease, running_lease_ttl
+from janitor.service.claims import RunningLease, lease_name, running_lease_ttl
+from janitor.store import Store
 from janitor.units import human_bytes
+
+log = logging.getLogger("janitor.cli")
 
 
 def run_policies(
@@ -36,7 +47,10 @@ def run_policies(
         hub_factory=app.hub_client,
         progress=progress_printer(not quiet),
     )
-    recover_stale_runs(ctx)
+    app.hub_client().close()  # a configuration mistake is exit 2 before any run starts
+    # A one-shot process has no run of its own in flight yet: a "running" run under its own
+    # host:pid is a dead predecessor's (a container's PID 1 comes back with the same name).
+    recover_stale_runs(ctx, own_runs=True)
     mailer = mailer_from_settings(app.settings)
     results: list[tuple[RunRecord, Path | None]] = []
     for policy in policies:
@@ -59,7 +73,9 @@ def run_policies(
             ttl=running_lease_ttl(timedelta(seconds=app.settings.stale_after_seconds)),
             on_lost=ctx.stop.set,
         )
-        if not lease.acquire():
+        if not lease.acquire() and not (
+            _release_dead_holder(ctx.store, policy.name, ctx.owner) and lease.acquire()
+        ):
             raise RunFailed(
                 f"policy {policy.name!r} is being run right now by another janitor process "
                 "(a service replica or another `janitor run`); nothing was done, try again later"
@@ -70,9 +86,20 @@ def run_policies(
             lease.release()
         if ctx.progress:
             click.echo("\r\033[K", err=True, nl=False)
-        report, path = write_run_report(
-            app.store(), record.id, app.settings.report_dir, now=utcnow()
-        )
+        try:
+            report, path = write_run_report(
+                app.store(), record.id, app.settings.report_dir, now=utcnow()
+            )
+        except OSError as exc:  # the run is recorded; only its report file is missing
+            log.error(
+                "run %d: cannot write its report to %s: %s (see `janitor report --run %d`)",
+                record.id,
+                app.settings.report_dir,
+                exc.strerror or exc,
+                record.id,
+            )
+            results.append((app.store().get_run(record.id) or record, None))
+            continue
         recipients = list(policy.report_emails) or list(app.settings.report_to)
         deliver(
             app.store(),
@@ -86,6 +113,24 @@ def run_policies(
         )
         results.append((app.store().get_run(record.id) or record, path))
     return results
+
+
+def _release_dead_holder(store: Store, policy: str, me: str) -> bool:
+    """The running lease of ``policy`` is held: when its holder is the owner of the policy's
+    latest run and that process of this host no longer exists (a `janitor run` killed with -9),
+    release its lease now rather than make the next run wait out its TTL. (Its runs were marked
+    interrupted by ``recover_stale_runs`` already.)"""
+    for run in store.list_runs(policy=policy, limit=1):
+        if run.owner and run.status != "running" and owner_is_dead(run.owner, me):
+            store.release_lease(lease_name("running", policy), run.owner)
+            log.warning(
+                "released the running lease of policy %s held by %s, a process that no longer "
+                "exists",
+                policy,
+                run.owner,
+            )
+            return True
+    return False
 
 
 def summary_lines(record: RunRecord, report: Path | None) -> list[str]:
@@ -142,5 +187,5 @@ def run_command(
         for record, path in results:
             for line in summary_lines(record, path):
                 click.echo(line)
-    if any(r.status != "succeeded" for r, _ in results):
+    if any(r.status != "succeeded" or path is None for r, path in results):
         click.get_current_context().exit(1)

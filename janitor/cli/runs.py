@@ -6,7 +6,7 @@ import json
 
 import click
 
-from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.app import RUN_ID, App, cli, handle_errors
 from janitor.errors import UsageError
 from janitor.serialize import decision_to_json, run_to_json
 from janitor.units import human_bytes, short_digest, short_time
@@ -46,7 +46,7 @@ def runs_list(app: App, policy: str | None, limit: int, as_json: bool) -> None:
 
 
 @runs_group.command("show")
-@click.argument("run_id", type=int)
+@click.argument("run_id", type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "show_all", is_flag=True, help="Include kept images.")
 @click.pass_obj

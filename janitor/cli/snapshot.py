@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from janitor.cli.app import App, cli, handle_errors
+from janitor.cli.app import App, PathType, cli, handle_errors
+from janitor.errors import UsageError
 from janitor.hub.inventory import iter_inventory
 from janitor.snapshot import write_snapshot
 
@@ -17,7 +18,7 @@ from janitor.snapshot import write_snapshot
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathType(dir_okay=False, path_type=Path),
     help="File to write (YAML; .json for JSON).",
 )
 @click.pass_obj
@@ -25,6 +26,8 @@ from janitor.snapshot import write_snapshot
 def snapshot_command(app: App, namespace: str, output: Path) -> None:
     """Save NAMESPACE's repositories and images to a file: plan offline with `janitor plan
     --snapshot FILE`, or serve it with `janitor emulator serve --seed FILE`."""
+    if not namespace or namespace in (".", "..") or "/" in namespace or not namespace.isprintable():
+        raise UsageError(f"{namespace!r} is not a Docker Hub namespace")
     with app.hub_client() as client:
         count = write_snapshot(
             iter_inventory(client, namespace, concurrency=app.settings.concurrency),

@@ -119,6 +119,18 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe=":@")
 
 
+def _untrusted(exc: BaseException) -> bool:
+    """The server's TLS certificate failed verification: asking again cannot help."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
@@ -326,7 +338,7 @@ class HubClient:
                 self._count(endpoint)
                 sent = not isinstance(exc, NOT_SENT)
                 log.debug("%s %s failed: %s", method, path, type(exc).__name__)
-                if (mode == "once" and sent) or attempt >= self._max_retries:
+                if (mode == "once" and sent) or attempt >= self._max_retries or _untrusted(exc):
                     raise map_transport_error(
                         exc, method=method, url=url, maybe_applied=mode == "once" and sent
                     ) from None
@@ -492,14 +504,19 @@ class HubClient:
 
     def _follow(self, link: str) -> str:
         """A ``next`` link, moved onto the configured base URL and kept at page_size=100."""
-        url = httpx.URL(self.base_url + "/").join(link)
-        base = self._base
-        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-            prefix = base.path.rstrip("/")  # janitor may reach Hub's API below a proxy's path
-            path = url.path if url.path.startswith(prefix + "/") else prefix + url.path
-            url = url.copy_with(scheme=base.scheme, host=base.host, port=base.port, path=path)
-        if url.params.get("page_size") != str(PAGE_SIZE):
-            url = url.copy_set_param("page_size", str(PAGE_SIZE))
+        try:
+            url = httpx.URL(self.base_url + "/").join(link)
+            base = self._base
+            if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+                prefix = base.path.rstrip("/")  # janitor may reach Hub's API below a proxy's path
+                path = url.path if url.path.startswith(prefix + "/") else prefix + url.path
+                url = url.copy_with(scheme=base.scheme, host=base.host, port=base.port, path=path)
+            if url.params.get("page_size") != str(PAGE_SIZE):
+                url = url.copy_set_param("page_size", str(PAGE_SIZE))
+        except (httpx.InvalidURL, TypeError):
+            raise HubProtocolError(
+                "Docker Hub sent a next link janitor cannot follow", method="GET", url=self.base_url
+            ) from None
         return str(url)
 
     def _pages(

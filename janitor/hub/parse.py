@@ -9,6 +9,7 @@ None. Tags are read in both shapes: ``images`` as a list of platform images with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -46,6 +47,15 @@ __all__ = [
 
 _MISSING = object()
 
+# The shape Hub writes every time in (``2021-02-24T22:05:27.526308Z``): ``datetime.fromisoformat``
+# reads it exactly as ``isoparse`` does, some fifty times faster, and a listing of a million
+# images holds several million of them. Anything else goes through dateutil's ``isoparse``.
+_HUB_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+_fromisoformat = datetime.fromisoformat
+_INT_MIN, _INT_END = -(2**63), 2**63
+
 
 def _kind(value: object) -> str:
     if value is None:
@@ -62,12 +72,15 @@ def parse_time(value: object, what: str = "a time") -> datetime | None:
     if not isinstance(value, str):
         raise HubProtocolError(f"Docker Hub sent {what} as {_kind(value)}, not a time")
     try:
-        parsed = dateparser.isoparse(value)
+        parsed = (_fromisoformat if _HUB_TIME.fullmatch(value) else dateparser.isoparse)(value)
     except (ValueError, OverflowError):
         raise HubProtocolError(f"Docker Hub sent {what} that is not an ISO 8601 time") from None
     if parsed.year == 1:
         return None  # 0001-01-01T00:00:00Z: never
-    if parsed.tzinfo is None:
+    tz = parsed.tzinfo
+    if tz is UTC:
+        return parsed
+    if tz is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
@@ -123,6 +136,10 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._bad(key, "an integer", value)
+        if not _INT_MIN <= value < _INT_END:  # what a database (and any sane count) can hold
+            raise HubProtocolError(
+                f"Docker Hub sent {self.what} whose {key!r} is out of range ({value})"
+            )
         return value
 
     def flag(self, key: str, *, required: bool = False) -> bool | None:
@@ -168,14 +185,154 @@ def parse_repository(obj: object, namespace: str) -> Repository:
             status = code
         elif code is not None:
             status = str(f.integer("status"))
+    name = f.req_text("name")
+    if "/" in name or name in (".", ".."):  # it becomes a path segment of the next calls
+        raise HubProtocolError(
+            f"Docker Hub sent a repository of {namespace!r} named {name!r}, which is not a "
+            "repository name"
+        )
     return Repository(
         namespace=namespace,
-        name=f.req_text("name"),
+        name=name,
         is_private=bool(f.flag("is_private")),
         last_updated=f.time("last_updated"),
         storage_size=f.integer("storage_size"),
         status=status,
     )
+
+
+# -- fast paths ----------------------------------------------------------------------------------
+#
+# A listing of a million images is a million image objects and hundreds of thousands of tags:
+# building a ``Fields`` (and its error texts) per object costs more than the rest of the listing.
+# ``_fast_image`` and ``_fast_tag`` read the well-formed objects Hub sends directly and give up
+# (return None) at the first value that is not plainly right; the strict parsers below then read
+# the object again and raise the precise error. They accept only what every check of ``Fields``
+# accepts, so a check added there needs its twin here (``_SLOW`` marks "let the strict path
+# decide").
+
+_SLOW: Any = object()
+
+
+def _fast_time(value: object) -> Any:
+    """What ``parse_time`` returns for Hub's usual spelling (or None/""), else ``_SLOW``."""
+    if value is None or value == "":
+        return None
+    if type(value) is not str or not _HUB_TIME.fullmatch(value):
+        return _SLOW
+    try:
+        parsed = _fromisoformat(value)
+    except ValueError:
+        return _SLOW
+    if parsed.year == 1:
+        return None
+    return parsed if parsed.tzinfo is UTC else _SLOW
+
+
+def _fast_int(value: object) -> Any:
+    if value is None:
+        return None
+    if type(value) is int and _INT_MIN <= value < _INT_END:
+        return value
+    return _SLOW
+
+
+def _fast_text(value: object) -> Any:
+    return value if value is None or type(value) is str else _SLOW
+
+
+def _fast_tag_refs(raw: object) -> tuple[TagRef, ...] | None:
+    if raw is None:
+        return ()
+    if type(raw) is not list:
+        return None
+    refs = []
+    for item in raw:
+        if type(item) is not dict:
+            return None
+        tag = item.get("tag")
+        current = item.get("is_current")
+        if type(tag) is not str or not tag or type(current) is not bool:
+            return None
+        refs.append(TagRef(tag, current))
+    return tuple(refs)
+
+
+def _fast_image(obj: object, namespace: str, repository: str) -> Image | None:
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    digest = get("digest")
+    if type(digest) is not str or not digest:
+        return None
+    tags = _fast_tag_refs(get("tags"))
+    pushed = _fast_time(get("last_pushed"))
+    pulled = _fast_time(get("last_pulled"))
+    status = _fast_text(get("status"))
+    if tags is None or pushed is _SLOW or pulled is _SLOW or status is _SLOW:
+        return None
+    return Image(namespace, repository, digest, tags, pushed, pulled, status)
+
+
+def _fast_platform(obj: object) -> PlatformImage | None:
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    values = (
+        _fast_text(get("digest")),
+        _fast_text(get("architecture")),
+        _fast_text(get("os")),
+        _fast_text(get("variant")),
+        _fast_int(get("size")),
+        _fast_time(get("last_pushed")),
+        _fast_time(get("last_pulled")),
+        _fast_text(get("status")),
+    )
+    if _SLOW in values:
+        return None
+    digest, architecture, os, variant, size, pushed, pulled, status = values
+    return PlatformImage(
+        digest or None, architecture, os, variant or None, size, pushed, pulled, status
+    )
+
+
+def _fast_tag(obj: object) -> Tag | None:
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    name = get("name")
+    if type(name) is not str or not name:
+        return None
+    raw = get("images")
+    if raw is None:
+        images: tuple[PlatformImage, ...] = ()
+    elif type(raw) is list:
+        platforms = [_fast_platform(item) for item in raw]
+        if None in platforms:
+            return None
+        images = tuple(platforms)  # type: ignore[arg-type]
+    elif type(raw) is dict:
+        platform = _fast_platform(raw)
+        if platform is None:
+            return None
+        images = (platform,)
+    else:
+        return None
+    values = (
+        _fast_text(get("digest")),
+        _fast_time(get("tag_last_pushed")),
+        _fast_time(get("tag_last_pulled")),
+        _fast_int(get("full_size")),
+        _fast_text(get("status")),
+        _fast_time(get("last_updated")),
+    )
+    if _SLOW in values:
+        return None
+    digest, pushed, pulled, full_size, status, updated = values
+    return Tag(name, digest or None, pushed, pulled, full_size, status, updated, images)
+
+
+# -- the strict parsers ---------------------------------------------------------------------------
 
 
 def parse_platform(obj: object, where: str) -> PlatformImage:
@@ -193,6 +350,9 @@ def parse_platform(obj: object, where: str) -> PlatformImage:
 
 
 def parse_tag(obj: object, where: str) -> Tag:
+    fast = _fast_tag(obj)
+    if fast is not None:
+        return fast
     f = Fields(obj, f"a tag of {where}")
     name = f.req_text("name")
     at = f"{where}:{name}"
@@ -229,6 +389,9 @@ def parse_tag_ref(obj: object, where: str) -> TagRef:
 
 
 def parse_image(obj: object, namespace: str, repository: str) -> Image:
+    fast = _fast_image(obj, namespace, repository)
+    if fast is not None:
+        return fast
     where = f"{namespace}/{repository}"
     f = Fields(obj, f"an image of {where}")
     digest = f.req_text("digest")

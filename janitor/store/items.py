@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import JSON, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from janitor.records import DecisionRecord
 from janitor.store.models import OUTCOMES, VERDICTS, RunItem
+from janitor.store.types import UTCDateTime
 
 BATCH_SIZE = 2000
 STREAM_PAGE = 1000
@@ -78,6 +81,74 @@ def _bind_processors(conn: Connection) -> list[Callable[[Any], Any] | None]:
     ]
 
 
+# -- the bind processors, faster ---------------------------------------------------------------
+#
+# A run of a million images inserts a million rows, each with two times and two JSON lists: the
+# columns' own processors (a TypeDecorator around the dialect's) cost more than the insert. For
+# the values janitor always has (aware UTC datetimes, lists of strings) a direct twin gives the
+# same result; it is used only where it gave exactly what SQLAlchemy's processor gives on probe
+# values of every shape, so another SQLAlchemy version or storage format falls back to the
+# processor itself. Anything else (a naive datetime, an offset) goes to the processor as well,
+# which refuses or converts it as always.
+
+_dumps = json.dumps
+_JSON_PROBES: tuple[tuple[str, ...], ...] = ((), ("latest",), ("pr-1", "v1.2.3"), ('q"u\\o', "ünï"))
+_TIME_PROBES = (
+    datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+    datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(999, 1, 1, 0, 0, 0, 7, tzinfo=UTC),
+)
+
+
+
+
+def _time_twin(slow: Callable[[Any], Any], dialect: str) -> Callable[[Any], Any]:
+    if dialect == "sqlite":  # naive UTC text in SQLAlchemy's fixed-width storage format
+
+        def fast(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is UTC:
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return slow(value)
+
+        return fast
+
+    def same(value: Any) -> Any:  # PostgreSQL takes the aware datetime itself
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value
+        return slow(value)
+
+    return same
+
+
+def _verified(
+    fast: Callable[[Any], Any], slow: Callable[[Any], Any], probes: Iterable[Any]
+) -> Callable[[Any], Any]:
+    try:
+        same = all(fast(p) == slow(list(p) if isinstance(p, tuple) else p) for p in probes)
+    except Exception:  # a processor that refuses a probe: keep it, whatever it does
+        same = False
+    return fast if same else slow
+
+
+def _fast_processors(
+    conn: Connection, processors: list[Callable[[Any], Any] | None]
+) -> list[Callable[[Any], Any] | None]:
+    dialect = conn.dialect.name
+    table = RunItem.__table__
+    out: list[Callable[[Any], Any] | None] = []
+    for name, slow in zip(_INSERT_COLUMNS, processors, strict=True):
+        kind = table.c[name].type
+        if slow is None:
+            out.append(None)
+        elif isinstance(kind, JSON):
+            out.append(_verified(_dumps, slow, _JSON_PROBES))
+        elif isinstance(kind, UTCDateTime):
+            out.append(_verified(_time_twin(slow, dialect), slow, _TIME_PROBES))
+        else:
+            out.append(slow)
+    return out
+
+
 def _processed(
     rows: Iterable[tuple[Any, ...]], processors: list[Callable[[Any], Any] | None]
 ) -> Iterator[tuple[Any, ...]]:
@@ -94,10 +165,12 @@ def add_decisions(conn: Connection, run_id: int, decisions: Iterable[DecisionRec
     """Insert the decisions as they come, never holding more than one batch.
 
     The per-row cost of SQLAlchemy's statement layer dominates at 100,000 rows, so rows go to the
-    driver directly, with the columns' own bind processors applied: PostgreSQL gets them through
-    ``COPY ... FROM STDIN`` (psycopg), SQLite through ``executemany`` in batches.
+    driver directly, with the columns' own bind processors applied (or their verified twins, see
+    above): PostgreSQL gets them through ``COPY ... FROM STDIN`` (psycopg), SQLite through
+    ``executemany`` in batches.
     """
-    rows = _processed((_values(run_id, d) for d in decisions), _bind_processors(conn))
+    processors = _fast_processors(conn, _bind_processors(conn))
+    rows = _processed((_values(run_id, d) for d in decisions), processors)
     if conn.dialect.name == "postgresql":
         return _copy(conn, rows)
     count = 0

@@ -8,9 +8,11 @@ out as ``StoreError`` with one readable line and the URL's password hidden.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
@@ -31,7 +33,7 @@ from janitor.records import (
     RunStatus,
 )
 from janitor.store import items, leases, mail, migrate, runs
-from janitor.store.database import URL_HINT, make_engine, parse_url
+from janitor.store.database import URL_HINT, is_sqlite_memory, make_engine, parse_url
 from janitor.store.errors import StoreError, driver_reason, safe_url
 
 log = logging.getLogger("janitor.store")
@@ -49,6 +51,10 @@ class Store:
         self._url = parse_url(url)
         self._display_url = safe_url(self._url)
         self._engine: Engine = make_engine(self._url, echo=echo)
+        self._sqlite_file: Path | None = None
+        if self._url.get_backend_name() == "sqlite" and not is_sqlite_memory(self._url):
+            self._sqlite_file = Path(str(self._url.database)).expanduser()
+        self._sqlite_identity: tuple[int, int] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -81,6 +87,32 @@ class Store:
     def close(self) -> None:
         """Close the pooled connections. The store reconnects if used again."""
         self._engine.dispose()
+        self._sqlite_identity = None
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        assert self._sqlite_file is not None
+        try:
+            st = os.stat(self._sqlite_file)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self, action: str) -> None:
+        """A SQLite file removed or replaced under an open connection takes every later write
+        with it (they "succeed" into the unlinked file): refuse to go on, so that janitor never
+        sends a delete whose record nobody will read."""
+        if self._sqlite_file is None:
+            return
+        identity = self._file_identity()
+        if self._sqlite_identity is None:
+            self._sqlite_identity = identity
+            return
+        if identity != self._sqlite_identity:
+            what = "removed" if identity is None else "replaced by another file"
+            raise StoreError(
+                f"the SQLite database {self._sqlite_file} was {what} while janitor was "
+                f"{action}; what it records now would be lost, so it stops; {URL_HINT}"
+            )
 
     def _unreachable(self, exc: BaseException) -> StoreError:
         return StoreError(
@@ -96,11 +128,14 @@ class Store:
             conn = self._engine.connect()
         except DBAPIError as exc:
             raise self._unreachable(exc) from None
+        if self._sqlite_file is not None and self._sqlite_identity is None:
+            self._sqlite_identity = self._file_identity()  # the file this store writes to
         try:
             with conn:
                 if transaction:
                     with conn.begin():
                         yield conn
+                    self._check_file(action)
                 else:
                     yield conn
         except DBAPIError as exc:
