@@ -150,6 +150,7 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
     totals = ExecutionTotals()
     status, error = "succeeded", None
     client: HubClient | None = None
+    backend: Backend | None = None
     store_failure: StoreError | None = None
     try:
         unsettled = _unconfirmed_items(store, policy.namespace, run_id)
@@ -228,20 +229,25 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
         status, error = "failed", str(exc)
         _skip_planned(store, run_id, planned, f"not attempted: {exc}")
     except (KeyboardInterrupt, SystemExit):
-        _finish(ctx, run_id, "interrupted", "interrupted by the user", metrics, totals, client)
+        _finish(
+            ctx, run_id, "interrupted", "interrupted by the user", metrics, totals, client, backend
+        )
         raise
     except Exception as exc:  # a bug or an unexpected failure: still record it truthfully
         log.exception("run %d failed unexpectedly", run_id)
         status, error = "failed", f"unexpected {type(exc).__name__}: {exc}"
         _skip_planned(store, run_id, planned, "not attempted: the run failed")
     finally:
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()  # the registry backend's own client
         if client is not None:
             client.close()
     if store_failure is None:
-        return _finish(ctx, run_id, status, error, metrics, totals, client)
+        return _finish(ctx, run_id, status, error, metrics, totals, client, backend)
     try:  # the failure may have been brief: record the end of the run if the store lets us
         _skip_planned(store, run_id, planned, f"not attempted: {error}")
-        return _finish(ctx, run_id, status, error, metrics, totals, client)
+        return _finish(ctx, run_id, status, error, metrics, totals, client, backend)
     except StoreError:
         log.error(
             "run %d: %s; it stays recorded as running until the next run marks it interrupted",
@@ -287,6 +293,16 @@ class _Counters:
                 self.kept += 1
 
 
+def _traffic(client: HubClient | None, backend: Backend | None) -> tuple[int, int]:
+    """Calls made and 429s met: the Hub client's, plus the registry client's where the backend
+    has one (the registry backend)."""
+    sources = [client.stats] if client is not None else []
+    registry = getattr(backend, "registry", None)
+    if registry is not None and hasattr(registry, "stats"):
+        sources.append(registry.stats)
+    return sum(s.calls for s in sources), sum(s.rate_limited for s in sources)
+
+
 def _finish(
     ctx: RunContext,
     run_id: int,
@@ -295,8 +311,9 @@ def _finish(
     counters: _Counters,
     totals: ExecutionTotals,
     client: HubClient | None,
+    backend: Backend | None,
 ) -> RunRecord:
-    stats = client.stats if client is not None else None
+    calls, rate_limited = _traffic(client, backend)
     metrics = RunMetrics(
         repositories_scanned=counters.repositories,
         images_scanned=counters.images,
@@ -309,8 +326,8 @@ def _finish(
         errors=totals.errors,
         bytes_reclaimed=totals.bytes_reclaimed,
         bytes_planned=totals.bytes_planned,
-        hub_calls=stats.calls if stats else 0,
-        hub_rate_limited=stats.rate_limited if stats else 0,
+        hub_calls=calls,
+        hub_rate_limited=rate_limited,
     )
     hub_metrics: HubMetrics = totals.hub_metrics
     record = ctx.store.finish_run(

@@ -65,6 +65,8 @@ def test_a_dry_run_deletes_nothing(world: World) -> None:
     assert {d for d, o in outcomes.items() if o == "kept"} == KEPT
     assert deletes(world.hub) == []
     assert UNTAGGED in top_level(world.hub, "web")  # never listed, never judged
+    # the run's call count covers the registry's calls (and its token service) too
+    assert record.metrics.hub_calls == len(world.hub.log.entries())
     details = world.details(record.id)
     assert "build-1 would go with it" in (details[B1] or "")
 
