@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -43,6 +44,8 @@ def demo_command(app: App, seed: Path) -> None:
     from janitor.emulator.state import load_seed
 
     username, secret = _demo_user(seed)
+    if not app.verbose:  # the demo prints its own summary; -v shows the log lines too
+        logging.getLogger("janitor").setLevel(logging.ERROR)
     with start_emulator(load_seed(seed)) as emulator:
         click.echo(f"emulated Docker Hub at {emulator.url} (seed {seed})")
         app.settings = app.settings.with_overrides(
@@ -63,7 +66,8 @@ def demo_command(app: App, seed: Path) -> None:
             click.echo(
                 f"    would delete {item.repository}@{short_digest(item.digest)} "
                 f"tags [{', '.join(item.tags)}] pushed {short_time(item.last_pushed)} "
-                f"pulled {short_time(item.last_pulled)} {human_bytes(item.size)}"
+                f"pulled {short_time(item.last_pulled)}"
+                + (f" {human_bytes(item.size)}" if item.size is not None else "")
             )
     click.echo("")
     click.echo(f"the emulator answered {calls} requests; nothing was deleted (dry run)")

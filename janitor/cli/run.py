@@ -133,13 +133,18 @@ def _release_dead_holder(store: Store, policy: str, me: str) -> bool:
     return False
 
 
+def _size(size: int | None) -> str:
+    # Hub gives sizes through tags only: an untagged image's size is not known.
+    return "size unknown" if size is None else human_bytes(size)
+
+
 def summary_lines(record: RunRecord, report: Path | None) -> list[str]:
     m = record.metrics
     mode = "dry run" if record.dry_run else "delete run"
     gone = (
-        f"{m.would_delete} would be deleted ({human_bytes(m.bytes_planned)})"
+        f"{m.would_delete} would be deleted ({_size(m.bytes_planned)})"
         if record.dry_run
-        else f"{m.deleted} deleted ({human_bytes(m.bytes_reclaimed)} reclaimed)"
+        else f"{m.deleted} deleted ({_size(m.bytes_reclaimed)} reclaimed)"
     )
     lines = [
         f"policy {record.policy} ({record.namespace}): {mode}, run #{record.id} {record.status}",
