@@ -100,8 +100,6 @@ _TIME_PROBES = (
 )
 
 
-
-
 def _time_twin(slow: Callable[[Any], Any], dialect: str) -> Callable[[Any], Any]:
     if dialect == "sqlite":  # naive UTC text in SQLAlchemy's fixed-width storage format
 
