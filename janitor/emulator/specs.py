@@ -14,8 +14,9 @@ Hub sends it: ``images`` a list of per-platform images, a top-level ``digest``, 
 
 Both specs name ``https://hub.docker.com`` as their server: ``openapi_request`` and
 ``openapi_response`` wrap httpx objects for openapi-core with that host, whatever host the
-emulator (or a test transport) really had. The reference folder is found through
-``JANITOR_REFERENCE_DIR``, else ``shared/reference`` beside or above the working tree.
+emulator (or a test transport) really had. The spec files are read from
+``JANITOR_REFERENCE_DIR`` when set, else from the verbatim copies shipped in
+``janitor/emulator/reference/``, else from a ``shared/reference`` beside or above the tree.
 """
 
 from __future__ import annotations
@@ -47,11 +48,14 @@ _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tr
 
 
 def reference_dir() -> Path:
-    """Where the published specs are: ``$JANITOR_REFERENCE_DIR`` or a ``shared/reference`` found
-    walking up from this file or the working directory."""
+    """Where the published specs are: ``$JANITOR_REFERENCE_DIR``, the copies shipped beside this
+    module, or a ``shared/reference`` found walking up from this file or the working directory."""
     env = os.environ.get("JANITOR_REFERENCE_DIR")
     if env:
         return Path(env)
+    shipped = Path(__file__).resolve().parent / "reference"
+    if (shipped / NEWEST_FILE).is_file() and (shipped / LEGACY_FILE).is_file():
+        return shipped
     for start in (Path(__file__).resolve(), Path.cwd().resolve()):
         for parent in [start, *start.parents]:
             candidate = parent / "shared" / "reference"
