@@ -69,7 +69,7 @@ from janitor.hub.parse import (
     parse_tag,
     parse_tag_ref,
 )
-from janitor.hub.ratelimit import RateLimiter, retry_wait
+from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
 
 __all__ = ["DEFAULT_BASE_URL", "HubClient"]
 
@@ -276,22 +276,17 @@ class HubClient:
 
     def _count(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
         with self._stats_lock:
-            if retry:
-                self._stats.retries += 1
-                return
-            self._stats.calls += 1
-            self._stats.by_endpoint[endpoint] = self._stats.by_endpoint.get(endpoint, 0) + 1
-            if rate_limited:
-                self._stats.rate_limited += 1
+            self._stats.record(endpoint, rate_limited=rate_limited, retry=retry)
 
     def _backoff_delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        delay = min(self._max_wait, 30.0, self._backoff * 2 ** (attempt - 1))
-        delay = delay / 2 + self._rng.uniform(0, delay / 2)
-        if response is not None:
-            asked = retry_wait(response.headers, self._clock())
-            if asked is not None:
-                delay = max(delay, min(asked, self._max_wait))
-        return delay
+        return backoff_delay(
+            attempt,
+            base=self._backoff,
+            max_wait=self._max_wait,
+            rng=self._rng,
+            now=self._clock(),
+            headers=response.headers if response is not None else None,
+        )
 
     def _retry(
         self, what: str, endpoint: str, attempt: int, why: str, response: httpx.Response | None

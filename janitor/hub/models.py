@@ -189,6 +189,16 @@ class CallStats:
     def snapshot(self) -> CallStats:
         return CallStats(self.calls, self.rate_limited, self.retries, dict(self.by_endpoint))
 
+    def record(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
+        """Count one call (or, with ``retry``, one retry); the caller holds its lock."""
+        if retry:
+            self.retries += 1
+            return
+        self.calls += 1
+        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
+        if rate_limited:
+            self.rate_limited += 1
+
 
 def manifests(refs: Iterable[tuple[str, str]]) -> list[ManifestRef]:
     return [ManifestRef(repository=r, digest=d) for r, d in refs]

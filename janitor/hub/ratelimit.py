@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import random
 import threading
 from collections.abc import Callable, Mapping
 
@@ -62,6 +63,26 @@ def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitState |
         remaining=max(0, int(remaining)) if remaining is not None else None,
         reset=reset,
     )
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float,
+    max_wait: float,
+    rng: random.Random,
+    now: float,
+    headers: Mapping[str, str] | None = None,
+) -> float:
+    """Exponential backoff with jitter for retry ``attempt`` (1, 2, ...), capped at 30 s and
+    ``max_wait``; never shorter than a retry time the answer's ``headers`` ask for."""
+    delay = min(max_wait, 30.0, base * 2 ** (attempt - 1))
+    delay = delay / 2 + rng.uniform(0, delay / 2)
+    if headers is not None:
+        asked = retry_wait(headers, now)
+        if asked is not None:
+            delay = max(delay, min(asked, max_wait))
+    return delay
 
 
 def retry_wait(headers: Mapping[str, str], now: float) -> float | None:

@@ -60,7 +60,7 @@ from janitor.hub.errors import (
     safe_url,
 )
 from janitor.hub.models import CallStats
-from janitor.hub.ratelimit import RateLimiter, retry_wait
+from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
 
 __all__ = [
     "DEFAULT_REGISTRY_URL",
@@ -622,22 +622,17 @@ class RegistryClient:
 
     def _count(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
         with self._lock:
-            if retry:
-                self._stats.retries += 1
-                return
-            self._stats.calls += 1
-            self._stats.by_endpoint[endpoint] = self._stats.by_endpoint.get(endpoint, 0) + 1
-            if rate_limited:
-                self._stats.rate_limited += 1
+            self._stats.record(endpoint, rate_limited=rate_limited, retry=retry)
 
     def _backoff_delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        delay = min(self._max_wait, 30.0, self._backoff * 2 ** (attempt - 1))
-        delay = delay / 2 + self._rng.uniform(0, delay / 2)
-        if response is not None:
-            asked = retry_wait(response.headers, self._clock())
-            if asked is not None:
-                delay = max(delay, min(asked, self._max_wait))
-        return delay
+        return backoff_delay(
+            attempt,
+            base=self._backoff,
+            max_wait=self._max_wait,
+            rng=self._rng,
+            now=self._clock(),
+            headers=response.headers if response is not None else None,
+        )
 
     def _request_loop(
         self,
