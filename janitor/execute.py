@@ -9,8 +9,7 @@ the select entry that chose the images):
    ``is_active`` warning is never accepted (the image became active after the plan).
 2. Unless this is a dry run, the real call (``dry_run: false``) for the images left, with
    ``ignore_warnings`` holding exactly the warnings accepted in step 1 for those images. A dry run
-   whose first answer carried warnings makes the same call with ``dry_run: true`` to confirm that
-   Hub accepts exactly what an applied run would send.
+   stops after step 1: one call a batch.
 3. If the answer to step 2 is a new validation refusal (something changed since the dry run: a tag
    was added, an image was deleted by someone else), the images it names are skipped with that
    reason, never forced, and the call is repeated for the rest (nothing was deleted by a refusal).
@@ -208,6 +207,21 @@ class Executor:
                 message = first.message or "Hub refused the dry run without naming an image"
                 decided.extend((d, "error", message) for d in remaining.values())
                 remaining.clear()
+            if self.dry_run:
+                # Hub's one dry run has said all there is: what is left would go, with the
+                # warnings the policy accepts. (No second call: a dry run is one call a batch.)
+                for digest, d in remaining.items():
+                    warning = accepted.get(digest)
+                    detail = "Hub's dry run accepts the delete"
+                    if warning is not None:
+                        detail = (
+                            "Hub's dry run accepts the delete with its current_tag warning "
+                            f"(policy: current_tag: delete); current tags "
+                            f"{', '.join(warning.tags)} would go with it"
+                        )
+                    decided.append((d, "would_delete", detail))
+                self._emit(repository, decided)
+                return
 
         for round_number in range(MAX_ROUNDS):
             if not remaining:

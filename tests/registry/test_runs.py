@@ -165,18 +165,18 @@ def test_a_failure_half_way_is_recorded_truthfully(world: World) -> None:
 EXPECTED_CALLS = {
     # backend: {run: {kind: calls}} for the seed in conftest.py: 2 repositories, 12 tags, 6 images
     # to delete in 4 batches (2 repositories x 2 select entries, each its own active_from), with
-    # current_tag: delete, so each batch makes 2 calls (dry run, then the confirming dry run or
-    # the real delete). delete-images: login, repositories, 2 x (images + tags), 8 delete-images.
+    # current_tag: delete. A dry run makes 1 call a batch, a delete run 2 (dry run, then the real
+    # delete). delete-images: login, repositories, 2 x (images + tags), then 4 or 8 delete-images.
     # registry: login, repositories, 2 x tags; per call a check (tags + repository read); the
     # registry's ping and one token per repository; a delete run adds per tag a HEAD and a tag
     # DELETE, per index a GET of its manifest, and per manifest a DELETE (6 images and the 2
     # children of an index: 8).
     "delete-images": {
-        "dry run": {"hub": 14, "registry": 0},
+        "dry run": {"hub": 10, "registry": 0},
         "delete run": {"hub": 14, "registry": 0},
     },
     "registry": {
-        "dry run": {"hub": 20, "registry": 3},
+        "dry run": {"hub": 12, "registry": 3},
         "delete run": {"hub": 26, "registry": 18},
     },
 }
