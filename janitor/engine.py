@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import socket
 import threading
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +28,8 @@ from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
-from janitor.hub.models import RepositoryInventory
-from janitor.plan import Decision, LimitViolation
+from janitor.hub.models import Image, RepositoryInventory, TagRef
+from janitor.plan import CurrentTagAction, Decision, LimitViolation
 from janitor.policy import Policy, check_limits, evaluate_repository
 from janitor.records import (
     DecisionRecord,
@@ -146,7 +148,8 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
         "dry run" if dry_run else "DELETING",
     )
     metrics = _Counters()
-    planned: list[tuple[str, tuple[Decision, ...]]] = []
+    planned: list[_Planned] = []
+    entries = _Entries()
     totals = ExecutionTotals()
     status, error = "succeeded", None
     client: HubClient | None = None
@@ -178,7 +181,9 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
             _settle(store, inventory, unsettled, run_id)
             deletes = repo_plan.to_delete
             if deletes:
-                planned.append((repo_plan.repository, deletes))
+                planned.append(
+                    _Planned.of(policy.namespace, repo_plan.repository, deletes, entries)
+                )
             counts.append((repo_plan.repository, len(repo_plan.decisions), len(deletes)))
             metrics.add_repository(repo_plan.decisions)
             store.heartbeat(run_id, ctx.clock())
@@ -208,9 +213,9 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
         if violations and not dry_run:
             error = _limit_message(violations)
             status = "failed"
-            executor.skip_all(planned, "not attempted: " + error)
+            executor.skip_all(_expanded(planned, entries), "not attempted: " + error)
         else:
-            executor.run(planned)
+            executor.run(_expanded(planned, entries))
             if violations:
                 status, error = "failed", _limit_message(violations) + " (dry run: nothing deleted)"
         if totals.failure and status == "succeeded":
@@ -264,9 +269,102 @@ class _Stopped(Exception):
     pass
 
 
-def _skip_planned(
-    store: Store, run_id: int, planned: list[tuple[str, tuple[Decision, ...]]], reason: str
-) -> None:
+class _Entries:
+    """The few distinct (select entry, current_tag, active_from) of a run's planned deletes,
+    numbered, so that each planned image refers to its entry with one byte."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str | None, CurrentTagAction, datetime | None], int] = {}
+        self.table: list[tuple[str | None, CurrentTagAction, datetime | None]] = []
+
+    def number(self, decision: Decision) -> int:
+        key = (decision.selected_by, decision.current_tag, decision.active_from)
+        found = self.index.get(key)
+        if found is None:
+            found = self.index[key] = len(self.table)
+            self.table.append(key)
+        return found
+
+
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One repository's planned deletes, kept compact until the executor gets to them.
+
+    The plan of a million-image namespace holds hundreds of thousands of deletes. As whole
+    ``Decision`` values (image, times, historical tags, reasons: all recorded already) they
+    cost about 1 KB each; the executor needs only digest, size, current tags and the selecting
+    entry: about 42 bytes each here (a sha256 digest packed in 32 bytes, the size in 8, one byte
+    for the entry, one for whether the size is known; the current tags of the tagged ones).
+    ``decisions()`` rebuilds the executor's values one repository at a time."""
+
+    namespace: str
+    repository: str
+    digests: bytes | tuple[str, ...]  # 32 bytes per digest when all are sha256, else the text
+    sizes: array[int]
+    sized: bytes  # 1 where the size is known
+    entry: bytes  # the number of the image's (entry, current_tag, active_from) in _Entries
+    tags: dict[int, tuple[str, ...]]  # position -> current tags, for the tagged images only
+
+    @classmethod
+    def of(
+        cls, namespace: str, repository: str, deletes: Sequence[Decision], entries: _Entries
+    ) -> _Planned:
+        numbers = [entries.number(d) for d in deletes]
+        if max(numbers) > 255:  # more distinct entries than a byte counts: never in practice
+            raise JanitorError("a policy with more than 256 select entries is not supported")
+        texts = tuple(d.image.digest for d in deletes)
+        packed = all(_SHA256.fullmatch(digest) for digest in texts)
+        return cls(
+            namespace=namespace,
+            repository=repository,
+            digests=b"".join(bytes.fromhex(t[7:]) for t in texts) if packed else texts,
+            sizes=array("q", (d.image.size or 0 for d in deletes)),
+            sized=bytes(d.image.size is not None for d in deletes),
+            entry=bytes(numbers),
+            tags={i: d.image.current_tags for i, d in enumerate(deletes) if d.image.current_tags},
+        )
+
+    def digest(self, i: int) -> str:
+        if isinstance(self.digests, bytes):
+            return "sha256:" + self.digests[32 * i : 32 * i + 32].hex()
+        return self.digests[i]
+
+    def decisions(self, entries: _Entries) -> tuple[Decision, ...]:
+        out = []
+        for i in range(len(self.entry)):
+            selected_by, current_tag, active_from = entries.table[self.entry[i]]
+            image = Image(
+                namespace=self.namespace,
+                repository=self.repository,
+                digest=self.digest(i),
+                tags=tuple(TagRef(t, True) for t in self.tags.get(i, ())),
+                size=self.sizes[i] if self.sized[i] else None,
+            )
+            out.append(
+                Decision(
+                    image=image,
+                    verdict="delete",
+                    reasons=(),  # recorded with the decision; the executor never reads them
+                    candidate=True,
+                    selected_by=selected_by,
+                    current_tag=current_tag,
+                    active_from=active_from,
+                )
+            )
+        return tuple(out)
+
+
+def _expanded(
+    planned: list[_Planned], entries: _Entries
+) -> Iterator[tuple[str, tuple[Decision, ...]]]:
+    for repository_plan in planned:
+        yield repository_plan.repository, repository_plan.decisions(entries)
+
+
+def _skip_planned(store: Store, run_id: int, planned: list[_Planned], reason: str) -> None:
     """Close what the run did not get to: ``pending`` items become ``not_attempted``, and
     ``sending`` ones (a delete sent, no answer read) ``unconfirmed``. Outcomes already known
     (deleted, skipped, errors) are never overwritten."""

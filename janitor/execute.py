@@ -277,23 +277,15 @@ class Executor:
                     )
                     remaining.clear()
                     break
-                outcome: Outcome = "would_delete" if self.dry_run else "deleted"
                 for digest, d in remaining.items():
                     warning = accepted.get(digest)
-                    detail = (
+                    kept_detail: str | None = (
                         f"current tags {', '.join(warning.tags)} removed with it "
                         "(policy: current_tag: delete)"
                         if warning is not None
                         else None
                     )
-                    if self.dry_run:
-                        detail = (
-                            f"Hub's dry run accepts the delete; current tags "
-                            f"{', '.join(warning.tags)} would go with it"
-                            if warning is not None
-                            else "Hub's dry run accepts the delete"
-                        )
-                    decided.append((d, outcome, detail))
+                    decided.append((d, "deleted", kept_detail))
                 remaining.clear()
                 break
             stage = f"changed since the dry run (round {round_number + 1})"
