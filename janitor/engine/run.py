@@ -182,7 +182,8 @@ class _Run:
 
         def sink(outcomes: Sequence[ItemOutcome]) -> None:
             store.set_outcomes(
-                self.run_id, [(o.repository, o.digest, o.outcome, o.detail) for o in outcomes]
+                self.run_id,
+                [(o.repository, o.digest, o.outcome, o.detail, o.hub_code) for o in outcomes],
             )
             store.heartbeat(self.run_id, self.ctx.clock())
 
