@@ -84,6 +84,10 @@ class Settings:
     lets `janitor run` delete for mode: delete policies without --apply: for a cron job that
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
+    unconfirmed_grace_seconds: int = 900
+    """How long a real delete whose answer was never read stays ``unconfirmed`` before a later
+    run's listing that still shows the image may settle it as not deleted (Hub may apply a
+    delete late, after the process that sent it died)."""
     timeout: float = 30.0
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
@@ -116,6 +120,7 @@ _KEYS: dict[str, str] = {
     "batch_size": "JANITOR_BATCH_SIZE",
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
+    "unconfirmed_grace_seconds": "JANITOR_UNCONFIRMED_GRACE_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
 }
 # SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
@@ -349,6 +354,12 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             get("stale_after_seconds") or "600",
             minimum=30,
             maximum=86400,
+        ),
+        unconfirmed_grace_seconds=_int(
+            "JANITOR_UNCONFIRMED_GRACE_SECONDS",
+            get("unconfirmed_grace_seconds") or "900",
+            minimum=0,
+            maximum=30 * 86400,
         ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
         smtp_env=smtp_env,
