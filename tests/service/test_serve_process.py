@@ -22,6 +22,7 @@ from janitor.cli import cli
 from janitor.emulator.faults import Fault
 from janitor.emulator.seed import load_seed
 from janitor.emulator.server import RunningEmulator, start_emulator
+from janitor.records import RunRecord
 from janitor.service.lifecycle import PID_FILE_NAME
 from janitor.store import Store
 from tests.service.helpers import seed, service_env, wait_until, write_policy
@@ -63,6 +64,15 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
         yield port, inbox
     finally:
         controller.stop()
+
+
+def deleting(store: Store) -> RunRecord | None:
+    """The running run of policy nightly once it deleted an image."""
+    return next(
+        (r for r in store.list_runs(policy="nightly", status="running")
+         if store.outcome_counts(r.id).get("deleted", 0) >= 1),
+        None,
+    )  # fmt: skip
 
 
 def test_start_up_refuses_invalid_policies_and_config_listing_every_error(
@@ -140,14 +150,7 @@ def test_serve_reloads_on_sighup_and_stops_cleanly_on_sigterm_mid_run(
         assert "janitor_policy_reload_failures_total 1.0" in metrics
 
         # SIGTERM while the run at start is deleting, batch by batch.
-        run = wait_until(
-            lambda: next(
-                (r for r in store.list_runs(policy="nightly", status="running")
-                 if store.outcome_counts(r.id).get("deleted", 0) >= 1),
-                None,
-            ),
-            what="a run in the middle of its deletes",
-        )  # fmt: skip
+        run = wait_until(lambda: deleting(store), what="a run in the middle of its deletes")
         serve.signal(signal.SIGTERM)
         assert serve.wait(70) == 0, serve.output()
     finally:
@@ -292,14 +295,7 @@ def test_a_reload_whose_loader_raises_anything_mid_run_keeps_the_signals_handled
     store = Store(database)
     try:
         serve.wait_listening()
-        run = wait_until(
-            lambda: next(
-                (r for r in store.list_runs(policy="nightly", status="running")
-                 if store.outcome_counts(r.id).get("deleted", 0) >= 1),
-                None,
-            ),
-            what="a run in the middle of its deletes",
-        )  # fmt: skip
+        run = wait_until(lambda: deleting(store), what="a run in the middle of its deletes")
         (policies / "impossible.yaml").write_text(IMPOSSIBLE_DATE, encoding="utf-8")
         serve.signal(signal.SIGHUP)
         serve.wait_for(lambda m: m.startswith(REFUSED), what="the refusal")
