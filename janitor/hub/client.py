@@ -14,23 +14,19 @@ Layers, from the outside in:
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import logging
-import random
 import ssl
-import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 
 from janitor.hub.auth import Credentials, HubAuth, TokenManager
-from janitor.hub.errors import HubError, HubProtocolError, safe_url
+from janitor.hub.errors import HubError, HubProtocolError
 from janitor.hub.models import (
-    CallStats,
     DeleteResult,
     DeleteWarning,
     Image,
@@ -53,7 +49,15 @@ from janitor.hub.parse import (
     parse_tag,
     parse_tag_ref,
 )
-from janitor.hub.transport import Answer, Mode, Transport, loopback
+from janitor.hub.transport import (
+    Answer,
+    Endpoints,
+    Mode,
+    Options,
+    Transport,
+    check_base_url,
+    loopback,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "HubClient"]
 
@@ -62,15 +66,6 @@ log = logging.getLogger("janitor.hub")
 DEFAULT_BASE_URL = "https://hub.docker.com"
 PAGE_SIZE = 100  # the maximum Hub allows; fewest calls
 
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("docker-hub-janitor")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
-
-
-DEFAULT_USER_AGENT = f"docker-hub-janitor/{_version()} httpx/{httpx.__version__}"
 
 REPOSITORY_ORDERINGS = frozenset(
     {"name", "-name", "last_updated", "-last_updated", "pull_count", "-pull_count"}
@@ -92,48 +87,28 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe=":@")
 
 
-class HubClient:
+class HubClient(Endpoints):
     """A Docker Hub API client; thread safe, one instance per run (its token is shared)."""
 
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
         credentials: Credentials | None = None,
-        *,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        verify: bool | str | ssl.SSLContext = True,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
-        backoff: float = 0.5,
-        max_rate_limit_waits: int = 20,
-        rng: random.Random | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        self._base = self._check_base_url(base_url, verify, credentials)
+        self._base = self._check_base_url(base_url, options.get("verify", True), credentials)
         self._credentials = credentials
         self._transport = Transport(
-            service="Docker Hub",
-            timeout=timeout,
-            max_retries=max_retries,
-            verify=verify,
-            transport=transport,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            clock=clock,
-            sleep=sleep,
-            max_wait=max_wait,
-            backoff=backoff,
-            max_rate_limit_waits=max_rate_limit_waits,
-            rng=rng,
-            hint=self._hint,
+            service="Docker Hub", accept="application/json", hint=self._hint, **options
         )
         self._tokens: TokenManager | None = None
         self._auth: HubAuth | None = None
         if credentials is not None:
             self._tokens = TokenManager(
-                credentials, self._login_post, clock=clock, on_secret=self._transport.add_secret
+                credentials,
+                self._login_post,
+                clock=self._transport.clock,
+                on_secret=self._transport.add_secret,
             )
             self._auth = HubAuth(self._tokens)
 
@@ -141,12 +116,7 @@ class HubClient:
     def _check_base_url(
         base_url: str, verify: bool | str | ssl.SSLContext, credentials: Credentials | None
     ) -> httpx.URL:
-        url = httpx.URL(base_url.strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            shown = safe_url(base_url.strip()) or ""
-            raise ValueError(f"the Docker Hub URL must be http(s)://host[:port], not {shown!r}")
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("the Docker Hub URL must not carry a query, fragment or user info")
+        url = check_base_url(base_url, "Docker Hub")
         path = url.path.rstrip("/")
         if path.endswith("/v2"):
             path = path[: -len("/v2")]  # "https://hub.docker.com/v2/" is a common spelling
@@ -159,17 +129,6 @@ class HubClient:
             log.warning("Docker Hub credentials will travel unencrypted to %s (http://)", url.host)
         return url
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def __enter__(self) -> HubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
         return f"HubClient(base_url={self.base_url!r}, user={user!r})"
@@ -177,10 +136,6 @@ class HubClient:
     @property
     def base_url(self) -> str:
         return str(self._base).rstrip("/")
-
-    @property
-    def stats(self) -> CallStats:
-        return self._transport.stats
 
     @property
     def rate_limit(self) -> RateLimitState:

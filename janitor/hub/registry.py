@@ -28,27 +28,19 @@ redaction of the PAT and every token, call counting and the error tree, in one p
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import random
 import re
-import ssl
 import threading
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from janitor.hub.auth import Credentials
-from janitor.hub.client import DEFAULT_USER_AGENT
+from janitor.hub.auth import Credentials, jwt_claims
 from janitor.hub.errors import HubAuthError, HubError, HubForbidden, HubProtocolError, safe_url
-from janitor.hub.models import CallStats
-from janitor.hub.transport import Answer, Transport, loopback
+from janitor.hub.transport import Answer, Endpoints, Options, Transport, check_base_url, loopback
 
 __all__ = [
     "DEFAULT_REGISTRY_URL",
@@ -190,14 +182,7 @@ class _Token:
 
 def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     """The actions a Docker-style JWT grants on repository ``name``; None when unreadable."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        return None
+    claims = jwt_claims(token)
     access = claims.get("access") if isinstance(claims, dict) else None
     if not isinstance(access, list):
         return None
@@ -213,7 +198,7 @@ def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     return frozenset(actions)
 
 
-class RegistryClient:
+class RegistryClient(Endpoints):
     """A registry API client; thread safe. Its HTTP connections open on first use and close
     with ``close()`` (they reopen when used again); its tokens outlive ``close()``."""
 
@@ -221,26 +206,9 @@ class RegistryClient:
         self,
         base_url: str = DEFAULT_REGISTRY_URL,
         credentials: Credentials | None = None,
-        *,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        verify: bool | str | ssl.SSLContext = True,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
-        backoff: float = 0.5,
-        max_rate_limit_waits: int = 20,
-        rng: random.Random | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        url = httpx.URL(base_url.strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(
-                f"the registry URL must be http(s)://host[:port], not {safe_url(base_url)!r}"
-            )
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("the registry URL must not carry a query, fragment or user info")
+        url = check_base_url(base_url, "registry")
         if url.scheme == "http" and credentials is not None and not loopback(url.host):
             raise ValueError(
                 f"the registry URL {safe_url(base_url)!r} is plain http: janitor sends registry "
@@ -248,22 +216,8 @@ class RegistryClient:
             )
         self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
         self._credentials = credentials
-        self._clock = clock
-        self._transport = Transport(
-            service="the registry",
-            timeout=timeout,
-            max_retries=max_retries,
-            verify=verify,
-            transport=transport,
-            headers={"User-Agent": user_agent},
-            clock=clock,
-            sleep=sleep,
-            max_wait=max_wait,
-            backoff=backoff,
-            max_rate_limit_waits=max_rate_limit_waits,
-            rng=rng,
-            hint=_hint,
-        )
+        self._transport = Transport(service="the registry", hint=_hint, **options)
+        self._clock = self._transport.clock
         self._token_lock = threading.Lock()  # one token request at a time
         self._challenge: Challenge | None = None
         self._anonymous = False  # the registry answered /v2/ without asking for a token
@@ -279,19 +233,6 @@ class RegistryClient:
     @property
     def base_url(self) -> str:
         return self._base
-
-    @property
-    def stats(self) -> CallStats:
-        return self._transport.stats
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the public calls ------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ safe lives here, once:
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import random
@@ -32,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypedDict, Unpack
 
 import httpx
 
@@ -46,11 +47,23 @@ from janitor.hub.errors import (
     HubRateLimited,
     HubServerError,
     map_transport_error,
+    safe_url,
 )
 from janitor.hub.models import CallStats, RateLimitState
 from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
 
-__all__ = ["Answer", "Mode", "Transport", "loopback", "tls_context", "untrusted"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "Answer",
+    "Endpoints",
+    "Mode",
+    "Options",
+    "Transport",
+    "check_base_url",
+    "loopback",
+    "tls_context",
+    "untrusted",
+]
 
 log = logging.getLogger("janitor.hub")
 
@@ -62,8 +75,45 @@ REDACTED = "<redacted>"
 MESSAGE_LIMIT = 300  # characters of the other side's text kept in an error
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("docker-hub-janitor")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+DEFAULT_USER_AGENT = f"docker-hub-janitor/{_version()} httpx/{httpx.__version__}"
+
+
+class Options(TypedDict, total=False):
+    """The keyword arguments both clients take and hand to their ``Transport``."""
+
+    timeout: float  # seconds per connect/read/write (httpx's timeouts)
+    max_retries: int  # retries of a read after 5xx, timeouts, dropped connections, bad JSON
+    verify: bool | str | ssl.SSLContext  # TLS verification: on, a CA bundle path, a context
+    transport: httpx.BaseTransport | None  # tests swap the transport, never patch functions
+    user_agent: str
+    clock: Callable[[], float]  # unix time
+    sleep: Callable[[float], None]
+    max_wait: float  # the longest wait janitor accepts
+    backoff: float  # the first retry's delay; doubles each time
+    max_rate_limit_waits: int  # 429s waited out per call before giving up
+    rng: random.Random | None  # jitter
+
+
 def loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def check_base_url(base_url: str, what: str) -> httpx.URL:
+    """A client's base URL: http(s)://host[:port][/path], nothing that could hide a secret."""
+    url = httpx.URL(base_url.strip())
+    if url.scheme not in ("http", "https") or not url.host:
+        shown = safe_url(base_url.strip()) or ""
+        raise ValueError(f"the {what} URL must be http(s)://host[:port], not {shown!r}")
+    if url.query or url.fragment or url.userinfo:
+        raise ValueError(f"the {what} URL must not carry a query, fragment or user info")
+    return url
 
 
 def tls_context(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
@@ -111,33 +161,26 @@ class Transport:
         self,
         *,
         service: str,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        verify: bool | str | ssl.SSLContext = True,
-        transport: httpx.BaseTransport | None = None,
-        headers: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
-        backoff: float = 0.5,
-        max_rate_limit_waits: int = 20,
-        rng: random.Random | None = None,
+        accept: str | None = None,
         hint: Hint | None = None,
+        **options: Unpack[Options],
     ) -> None:
         self.service = service
-        self.max_retries = max(0, max_retries)
-        self.max_rate_limit_waits = max_rate_limit_waits
-        self._timeout = timeout
-        self._verify = tls_context(verify)
-        self._transport = transport
-        self._headers = dict(headers or {})
-        self._clock = clock
-        self._sleep = sleep
-        self._max_wait = max_wait
-        self._backoff = backoff
-        self._rng = rng or random.Random()
+        self.max_retries = max(0, options.get("max_retries", 5))
+        self.max_rate_limit_waits = options.get("max_rate_limit_waits", 20)
+        self.clock = options.get("clock", time.time)
+        self._timeout = options.get("timeout", 30.0)
+        self._verify = tls_context(options.get("verify", True))
+        self._transport = options.get("transport")
+        self._headers = {"User-Agent": options.get("user_agent", DEFAULT_USER_AGENT)}
+        if accept is not None:
+            self._headers["Accept"] = accept
+        self._sleep = options.get("sleep", time.sleep)
+        self._max_wait = options.get("max_wait", 120.0)
+        self._backoff = options.get("backoff", 0.5)
+        self._rng = options.get("rng") or random.Random()
         self._hint = hint or (lambda _status, _endpoint: None)
-        self.limiter = RateLimiter(clock=clock, sleep=sleep, max_wait=max_wait)
+        self.limiter = RateLimiter(clock=self.clock, sleep=self._sleep, max_wait=self._max_wait)
         self._lock = threading.Lock()  # guards _http, _stats, _secrets
         self._http: httpx.Client | None = None
         self._stats = CallStats()
@@ -309,7 +352,7 @@ class Transport:
             base=self._backoff,
             max_wait=self._max_wait,
             rng=self._rng,
-            now=self._clock(),
+            now=self.clock(),
             headers=response.headers if response is not None else None,
         )
         log.info("%s %s; retry %d of %d in %.1f s", what, why, attempt, self.max_retries, delay)
@@ -319,7 +362,7 @@ class Transport:
     def _wait_out_429(self, endpoint: str, response: httpx.Response, *, sleep_here: bool) -> None:
         """Every thread waits until the retry time the answer names (with jitter); paced calls
         do the waiting in the limiter's ``acquire()``, login calls (not paced) here."""
-        now = self._clock()
+        now = self.clock()
         wait = retry_wait(response.headers, now)
         if wait is None:
             reset = response.headers.get("x-ratelimit-reset")
@@ -420,3 +463,23 @@ class Transport:
             common["hint"] = common["hint"] or "check the configured URL (the https:// address)"
             return HubProtocolError(f"{service} redirected {what} ({status})", **common)
         return HubError(f"{service} rejected {what} ({status})", **common)
+
+
+class Endpoints:
+    """What both clients share around their ``Transport``: closing (connections reopen when
+    used again), the context manager, and the call counts."""
+
+    _transport: Transport
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> CallStats:
+        return self._transport.stats
