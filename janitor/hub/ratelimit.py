@@ -70,11 +70,24 @@ class WaitTooLong(Exception):
         super().__init__(why)
 
 
+def _quota(value: str | None) -> float | None:
+    """The count of a registry's ``RateLimit-*`` header: ``100;w=21600`` (calls; window in
+    seconds) as Docker's registry sends it, or a bare number."""
+    if value is None:
+        return None
+    return _number(value.split(";", 1)[0])
+
+
 def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitState | None:
-    """The ``X-RateLimit-*`` headers of one answer, or None when it carries none."""
+    """The rate-limit headers of one answer, or None when it carries none: Hub's
+    ``X-RateLimit-Limit/-Remaining/-Reset``, else the registry's ``RateLimit-Limit`` and
+    ``RateLimit-Remaining`` (``100;w=21600``; they name no reset time)."""
     limit = _number(headers.get("x-ratelimit-limit"))
     remaining = _number(headers.get("x-ratelimit-remaining"))
     reset = _instant(headers.get("x-ratelimit-reset"), now)
+    if limit is None and remaining is None and reset is None:
+        limit = _quota(headers.get("ratelimit-limit"))
+        remaining = _quota(headers.get("ratelimit-remaining"))
     if limit is None and remaining is None and reset is None:
         return None
     return RateLimitState(

@@ -529,3 +529,8 @@ class Endpoints:
     @property
     def stats(self) -> CallStats:
         return self._transport.stats
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        """The rate-limit headers of the latest answer that had any."""
+        return self._transport.rate_limit
