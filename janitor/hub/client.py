@@ -32,7 +32,6 @@ from janitor.hub.models import (
     Image,
     ImagesSummary,
     ManifestRef,
-    RateLimitState,
     Repository,
     Tag,
     TagRef,
@@ -136,10 +135,6 @@ class HubClient(Endpoints):
     @property
     def base_url(self) -> str:
         return str(self._base).rstrip("/")
-
-    @property
-    def rate_limit(self) -> RateLimitState:
-        return self._transport.rate_limit
 
     @property
     def login_endpoint(self) -> str | None:
