@@ -52,6 +52,7 @@ from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
 from janitor.hub.inventory import tag_size
 from janitor.hub.models import (
+    CallStats,
     DeleteError,
     DeleteMetrics,
     DeleteResult,
@@ -220,6 +221,9 @@ class RegistryBackend:
         self.hub = hub
         self.registry = registry
         self.clock = clock
+
+    def own_calls(self) -> CallStats:
+        return self.registry.stats
 
     def close(self) -> None:
         self.registry.close()
