@@ -133,7 +133,7 @@ def read_repository_tags(
     """The tags listing of a repository, each tag resolved to its digest and children."""
     name = repository_name(namespace, repository)
     view = RepositoryTags()
-    for tag in hub.iter_tags(namespace, repository):
+    for tag in hub.list_tags(namespace, repository):
         if stop is not None and stop.is_set():
             raise _Stopped
         digest = tag.digest

@@ -282,10 +282,14 @@ def paginate(
     if page > 1 and start >= total:
         raise HubError(404, "Invalid page.", operation=operation)
     chunk = items[start : start + size]
+    ctx = ctx_of(request)
+    if page > 1 and ctx.faults.take(request.method, request.url.path, ("repeat_page",)):
+        chunk = items[start - size : start]
+    if chunk and ctx.faults.take(request.method, request.url.path, ("drop_row",)):
+        chunk = chunk[1:]
     last = start + size >= total
     next_url = None if last else page_url(request, page + 1)
     if last:
-        ctx = ctx_of(request)
         fault = ctx.faults.take(request.method, request.url.path, ("next_404",))
         if fault is not None:
             next_url = page_url(request, page + 1)
