@@ -113,6 +113,7 @@ class EmulatorConfig:
     manifest_get_is_pull: bool = False
     registry_pull_limit: int | None = None
     tag_delete_paths: TagDeletePaths = "both"
+    unserved_tag_delete_status: int = 405
     legacy_refuses_pat: bool = True
     manifests_listing: bool = False
     manifests_platform_rows: bool = True
@@ -165,6 +166,8 @@ class EmulatorConfig:
             raise ValueError(f"unknown registry_tagged_delete {self.registry_tagged_delete!r}")
         if self.tag_delete_paths not in ("both", "namespaces", "repositories"):
             raise ValueError(f"unknown tag_delete_paths {self.tag_delete_paths!r}")
+        if self.unserved_tag_delete_status not in (404, 405):
+            raise ValueError("unserved_tag_delete_status must be 404 or 405")
         if self.registry_pull_limit is not None and self.registry_pull_limit < 1:
             raise ValueError("registry_pull_limit must be at least 1 (or None)")
         if self.manifests_page_size < 1:
