@@ -30,8 +30,9 @@ before anything is sent.
 A real call then deletes, in this order: every tag of the batch (each just confirmed by the
 check's fresh listing; ``janitor.hub.tags.delete_tag`` finds the tag DELETE Hub serves); a
 fresh read of the tags listing; then, for each image no current tag points at now, its manifest
-(an index is read by ``GET`` only now, when it is about to go, and deleted before its children;
-a child another index still lists is kept). A manifest a tag points at now (one janitor never
+(an index is deleted before its children; its children are those the tags listing's ``images[]``
+shows, and only an index whose children it does not show is read, by ``GET``, when it is about to
+go; a child another index still lists is kept). A manifest a tag points at now (one janitor never
 saw, or one pushed since the check) is never deleted: the registry would take that tag with it
 (the distribution registry deletes a manifest's tags; Hub's docs say 403): it is kept and
 counted in ``manifest_errors``, which makes the executor re-check and record it as not deleted.
@@ -450,13 +451,16 @@ class RegistryBackend:
         self, name: str, target: _Target, parents: dict[str, set[str]], applied: _Applied
     ) -> None:
         """An index first, then its children no remaining index lists; a plain manifest alone.
-        The index is read (GET, a pull on Hub) only now, when it is about to go: it lists every
-        manifest it holds, also those Hub's tags listing leaves out (build attestations)."""
+        An index's children come from the tags listing's ``images[]``; only an index whose
+        children it does not show (an untagged one, or one listed in the spec's shape) is read,
+        by GET, and only now, when it is about to go: on Hub a GET is a pull, and pulls are
+        limited (200 per 6 hours for a personal account), so one GET per deleted index would
+        stop a large cleanup half-way."""
         children = target.children
-        if target.is_index:
+        if target.is_index and not children:
             manifest = self.registry.get_manifest(name, target.digest)
             if manifest is not None:
-                children = tuple(dict.fromkeys((*children, *manifest.children)))
+                children = manifest.children
         answer = self._delete_manifest(name, target.digest)
         if answer == "referenced":
             raise HubError(
