@@ -233,7 +233,7 @@ class RegistryClient(Endpoints):
         self._groups: dict[str, tuple[str, ...]] = {}  # the names asked for with each name
         self._auth_failure: HubAuthError | None = None
         if credentials is not None:
-            self._transport.add_secret(credentials.secret)
+            self._transport.add_credentials(credentials.username, credentials.secret)
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
@@ -445,6 +445,7 @@ class RegistryClient(Endpoints):
             bearer=None,
             basic=auth,
             parse_json=True,
+            issues_secret=True,
         )
         user = self._credentials.username if self._credentials else "anonymous"
         if response.status != 200:
@@ -567,6 +568,7 @@ class RegistryClient(Endpoints):
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,
         parse_json: bool = False,
+        issues_secret: bool = False,
     ) -> Answer:
         """One logical request through the transport, with the registry's headers."""
         headers: dict[str, str] = {}
@@ -584,6 +586,7 @@ class RegistryClient(Endpoints):
             auth=basic,
             passthrough=passthrough,
             parse_json=parse_json,
+            issues_secret=issues_secret,
         )
 
     def _message(self, answer: Answer) -> str:

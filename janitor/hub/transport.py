@@ -24,6 +24,7 @@ safe lives here, once:
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import logging
@@ -35,6 +36,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Self, TypedDict, Unpack
+from urllib.parse import quote
 
 import httpx
 
@@ -240,9 +242,17 @@ class Transport:
     # -- secrets ------------------------------------------------------------------------------
 
     def add_secret(self, value: str) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
+        """Never show ``value``, nor its spellings in JSON and in a URL."""
+        if not value or len(value) < 4:
+            return
+        forms = {value, json.dumps(value)[1:-1], quote(value, safe="")}
+        with self._lock:
+            self._secrets.update(forms)
+
+    def add_credentials(self, username: str, secret: str) -> None:
+        """Never show ``secret``, nor the HTTP Basic header that carries it with ``username``."""
+        self.add_secret(secret)
+        self.add_secret(base64.b64encode(f"{username}:{secret}".encode()).decode("ascii"))
 
     def redact(self, text: str) -> str:
         """The other side's text, minus anything janitor knows to be secret."""
@@ -276,9 +286,12 @@ class Transport:
         auth: httpx.Auth | None = None,
         passthrough: Collection[int] = (),
         parse_json: bool = True,
+        issues_secret: bool = False,
     ) -> Answer:
         """Send until there is a usable answer (2xx or ``passthrough``); raise the error tree
-        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer."""
+        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer.
+        The parsed body is redacted, except a 2xx that ``issues_secret`` (a login's or a token
+        service's answer, which carries the new token itself)."""
         attempt = 0
         waits = 0
         paced = mode != "login"
@@ -303,7 +316,11 @@ class Transport:
                 log.debug("%s failed: %s", what, type(exc).__name__)
                 if (mode == "once" and sent) or attempt >= self.max_retries or untrusted(exc):
                     raise map_transport_error(
-                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
+                        exc,
+                        method=method,
+                        url=url,
+                        maybe_applied=mode == "once" and sent,
+                        redact=self.redact,
                     ) from None
                 attempt += 1
                 self._retry(what, endpoint, attempt, f"failed ({type(exc).__name__})", None)
@@ -352,7 +369,7 @@ class Transport:
                         attempt += 1
                         self._retry(what, endpoint, attempt, "answered unreadable JSON", None)
                         continue
-            if not 200 <= status < 300:
+            if not (issues_secret or mode == "login") or not 200 <= status < 300:
                 body = self.redact_json(body)
             return Answer(
                 method=method,
