@@ -108,6 +108,8 @@ class Options(TypedDict, total=False):
     backoff: float  # the first retry's delay; doubles each time
     max_rate_limit_waits: int  # 429s waited out per call before giving up
     rng: random.Random | None  # jitter
+    deadline: float  # seconds one whole exchange may take (default: 4 x timeout)
+    max_body: int  # bytes of one answer janitor reads at most
 
 
 def loopback(host: str) -> bool:
@@ -168,6 +170,22 @@ class Answer:
 
 Hint = Callable[[int, str], str | None]
 
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY = 32 * MIB  # a listing page of 100 rows is well under 1 MiB
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"{size} bytes")
+
+
+class _TooSlow(httpx.ReadTimeout):
+    """The whole answer did not arrive within the deadline: a timeout like httpx's own."""
+
+    def __init__(self, deadline: float, request: httpx.Request) -> None:
+        super().__init__(f"no complete answer within {deadline:g} s", request=request)
+
 
 class Transport:
     """Sends one logical call until it has a usable answer; thread safe.
@@ -188,6 +206,8 @@ class Transport:
         self.max_rate_limit_waits = options.get("max_rate_limit_waits", 20)
         self.clock = options.get("clock", time.time)
         self._timeout = options.get("timeout", 30.0)
+        self._deadline = options.get("deadline", 4 * self._timeout)
+        self._max_body = options.get("max_body", DEFAULT_MAX_BODY)
         self._verify = tls_context(options.get("verify", True))
         self._transport = options.get("transport")
         self._headers = {"User-Agent": options.get("user_agent", DEFAULT_USER_AGENT)}
@@ -305,9 +325,21 @@ class Transport:
                     raise self._too_long(method, url, exc.until, exc.why) from None
             started = time.perf_counter()
             try:
-                response = self._client().request(
-                    method, url, params=params, json=json_body, headers=headers, auth=auth
+                response = self._fetch(
+                    method, url, params=params, json_body=json_body, headers=headers, auth=auth
                 )
+            except _TooLarge as exc:
+                if paced:
+                    self.limiter.release()
+                self.count(endpoint)
+                raise HubProtocolError(
+                    f"{self.service}'s answer to {what} is larger than janitor reads "
+                    f"({exc.size / MIB:.1f} MiB; at most {self._max_body / MIB:.0f} MiB)",
+                    method=method,
+                    url=url,
+                    maybe_applied=mode == "once",
+                    hint="check the configured URL; a listing page of 100 rows is far smaller",
+                ) from None
             except httpx.TransportError as exc:
                 if paced:
                     self.limiter.release()
@@ -379,6 +411,42 @@ class Transport:
                 content=response.content,
                 body=body,
             )
+
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | list[str]] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None,
+    ) -> httpx.Response:
+        """One HTTP exchange, its body read whole within the deadline and the size cap (httpx's
+        timeouts are per read: a body that drips a byte a second never trips them)."""
+        client = self._client()
+        request = client.build_request(method, url, params=params, json=json_body, headers=headers)
+        deadline = time.monotonic() + self._deadline
+        response = client.send(request, auth=auth, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body:
+                raise _TooLarge(int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded: a compressed bomb counts in full
+                size += len(chunk)
+                if size > self._max_body:
+                    raise _TooLarge(size)
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _TooSlow(self._deadline, request)
+            if time.monotonic() > deadline:
+                raise _TooSlow(self._deadline, request)
+            response._content = b"".join(chunks)  # what httpx's own read() sets
+        finally:
+            response.close()
+        return response
 
     def _retry(
         self, what: str, endpoint: str, attempt: int, why: str, response: httpx.Response | None
