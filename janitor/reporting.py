@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from janitor.config import Settings
 from janitor.errors import ConfigError
 from janitor.logs import register_secret
+from janitor.records import RunRecord
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
 from janitor.report.files import write_report
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
@@ -32,9 +33,9 @@ def mailer_from_settings(settings: Settings) -> Mailer | None:
     return SmtpMailer(smtp)
 
 
-def write_run_report(
-    store: Store, run_id: int, report_dir: Path, *, now: datetime
-) -> tuple[RenderedReport, Path]:
+def run_report(store: Store, run_id: int, *, now: datetime) -> tuple[RunRecord, RenderedReport]:
+    """Run ``run_id``'s report rendered from the store (the file, the mail and the dashboard's
+    page are this). LookupError when there is no such run."""
     run = store.get_run(run_id)
     if run is None:
         raise LookupError(f"no run {run_id}")
@@ -44,10 +45,26 @@ def write_run_report(
         repositories=store.repository_summary(run_id),
         generated_at=now,
     )
+    return run, report
+
+
+def write_run_report(
+    store: Store, run_id: int, report_dir: Path, *, now: datetime
+) -> tuple[RenderedReport, Path]:
+    run, report = run_report(store, run_id, now=now)
     stamp = run.started_at.strftime("%Y%m%dT%H%M%SZ")
     path = write_report(report, report_dir, f"run-{run_id}-{run.policy}-{stamp}")
     store.set_report_path(run_id, str(path))
     return report, path
+
+
+def weekly_report(
+    store: Store, *, since: datetime, until: datetime, now: datetime, weeks: int = 8
+) -> RenderedReport:
+    """The weekly report of the runs started in ``[since, until)``, with ``weeks`` of trend."""
+    trend_start = min(since, until - timedelta(weeks=weeks))
+    runs = store.list_runs(since=trend_start, until=until, limit=100_000)
+    return render_weekly_report(runs, since=since, until=until, weeks=weeks, generated_at=now)
 
 
 def write_weekly_report(
@@ -60,11 +77,7 @@ def write_weekly_report(
     weeks: int = 8,
     out: Path | None = None,
 ) -> tuple[RenderedReport, Path | None]:
-    from datetime import timedelta
-
-    trend_start = min(since, until - timedelta(weeks=weeks))
-    runs = store.list_runs(since=trend_start, until=until, limit=100_000)
-    report = render_weekly_report(runs, since=since, until=until, weeks=weeks, generated_at=now)
+    report = weekly_report(store, since=since, until=until, now=now, weeks=weeks)
     path: Path | None = None
     if out is not None:
         path = write_report(report, out.parent, out.stem)

@@ -23,6 +23,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from starlette.applications import Starlette
 
 from janitor import __version__
 from janitor.config import Settings
@@ -33,7 +34,9 @@ from janitor.policy import Policy, PolicyLoadError
 from janitor.records import RunRecord
 from janitor.report.mail import Mailer
 from janitor.reporting import deliver, retry_outbox, write_run_report, write_weekly_report
+from janitor.service.access import Access
 from janitor.service.claims import RunningLease, claim_fire, lease_name, running_lease_ttl
+from janitor.service.dashboard import DashboardSource
 from janitor.service.firetimes import (
     cron_trigger,
     fire_key,
@@ -177,9 +180,7 @@ class Service:
         self.metrics.refresh_last_success(self.store, self.policies)
         if self.options.http:
             port = self.settings.http_port if self.options.port is None else self.options.port
-            self.http = HttpServer(
-                create_http_app(self.health, self.metrics), self.options.host, port
-            )
+            self.http = HttpServer(self._http_app(), self.options.host, port)
             self.http.start()  # before the scheduler: a port in use fails before any run
         try:
             self._scheduler.start()
@@ -210,6 +211,22 @@ class Service:
             self.owner,
             extra={"event": "started"},
         )
+
+    def _http_app(self) -> Starlette:
+        """/healthz, /metrics and the dashboard, behind the access rules for this address."""
+        access = Access.decide(
+            self.options.host, self.settings.http_token, metrics_auth=self.settings.metrics_auth
+        )
+        if access.dashboard_refused:
+            log.warning("%s", access.dashboard_refused, extra={"event": "dashboard_refused"})
+        source = DashboardSource(
+            store=self.store,
+            policies=lambda: self.policies,
+            report_schedule=self.settings.report_schedule,
+            report_to=self.settings.report_to,
+            clock=self.clock,
+        )
+        return create_http_app(self.health, self.metrics, access=access, dashboard=source)
 
     def stop(self, grace: float | None = None, *, force: threading.Event | None = None) -> bool:
         """Stop taking new runs, ask runs in flight to stop after their current batch (they are
