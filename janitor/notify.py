@@ -194,12 +194,15 @@ def apprise_send(url: str, notification: Notification) -> str | None:
     service = apprise.Apprise()
     if not service.add(url):
         return "apprise cannot use this URL"
-    result = service.notify(
-        body=notification.body,
-        title=notification.title,
-        notify_type=notification.level,
-        timeout=SEND_TIMEOUT,
-    )
+    try:
+        result = service.notify(
+            body=notification.body,
+            title=notification.title,
+            notify_type=notification.level,
+            timeout=SEND_TIMEOUT,
+        )
+    except Exception as exc:  # a plugin's bug must not fail the run; its text may hold the URL
+        return f"apprise failed ({type(exc).__name__})"
     if result:
         return None
     reasons = [e.message for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
@@ -243,22 +246,16 @@ def send_notification(
 def retry_notifications(
     store: Store, targets: Iterable[Secret], *, now: datetime, send: Sender = apprise_send
 ) -> int:
-    """Resend queued notifications to the URLs that still have their fingerprint; a target that
-    fails again is left for the next pass. Returns how many went."""
+    """Resend the queued notifications of ``targets`` (found by fingerprint; those of URLs no
+    longer configured wait, untouched); a target that fails again is left for the next pass,
+    and a notification that failed ``MAX_ATTEMPTS`` times is given up. Returns how many went."""
     known = {fingerprint(t.reveal()): t.reveal() for t in targets}
+    if not known:
+        return 0
     failing: set[str] = set()
     sent = 0
-    for entry in store.pending_notifications():
-        url = known.get(entry.target)
-        if url is None:
-            store.mark_notification_failed(
-                entry.id, "its URL is no longer configured: given up", give_up=True
-            )
-            log.warning(
-                "dropped a queued notification to %s: its URL is no longer configured",
-                entry.target_shown,
-            )
-            continue
+    for entry in store.pending_notifications(targets=list(known)):
+        url = known[entry.target]
         if entry.target in failing:
             continue
         notification = Notification(entry.kind, entry.title, entry.body, entry.run_id)

@@ -10,14 +10,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from janitor.config import Settings
+from janitor.config import Secret, Settings
 from janitor.errors import ConfigError
 from janitor.logs import register_secret
+from janitor.notify import (
+    Notification,
+    retry_notifications,
+    run_notification,
+    send_notification,
+    weekly_notification,
+)
 from janitor.records import RunRecord
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
 from janitor.report.files import write_report
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
-from janitor.store import Store
+from janitor.store import Store, StoreError
 
 log = logging.getLogger("janitor.reporting")
 
@@ -96,9 +103,15 @@ def deliver(
     run_id: int | None,
     html_path: Path,
     now: datetime,
+    notify: Sequence[Secret] = (),
+    public_url: str | None = None,
 ) -> bool:
     """Send ``report``; on failure queue it for the next attempt. Also retries what was queued.
-    Returns whether this report went out."""
+    Tells the ``notify`` URLs too (see ``janitor.notify``). Returns whether the mail went out."""
+    if notify:
+        notify_report(
+            store, report, notify, kind=kind, run_id=run_id, public_url=public_url, now=now
+        )
     if not recipients:
         return False
     if mailer is None:
@@ -125,6 +138,34 @@ def deliver(
         return False
     log.info("report sent to %s", ", ".join(recipients))
     return True
+
+
+def notify_report(
+    store: Store,
+    report: RenderedReport,
+    targets: Sequence[Secret],
+    *,
+    kind: Literal["run", "weekly"],
+    run_id: int | None,
+    public_url: str | None,
+    now: datetime,
+) -> None:
+    """Notify ``targets`` of a run (if it failed or deleted images) or of the weekly digest;
+    retry their queued notifications first. Never raises: a notification never fails a run."""
+    try:
+        retry_notifications(store, targets, now=now)
+        notification: Notification | None
+        if kind == "weekly":
+            notification = weekly_notification(report.subject, public_url=public_url)
+        else:
+            run = store.get_run(run_id) if run_id is not None else None
+            if run is None:
+                return
+            notification = run_notification(run, subject=report.subject, public_url=public_url)
+        if notification is not None:
+            send_notification(store, notification, targets, now=now)
+    except StoreError as exc:
+        log.error("could not send or queue a notification: %s", exc)
 
 
 def retry_outbox(store: Store, mailer: Mailer, *, now: datetime) -> int:

@@ -20,6 +20,7 @@ from janitor.engine import (
     utcnow,
 )
 from janitor.errors import RunFailed, UsageError
+from janitor.notify import targets_for
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.reporting import deliver, mailer_from_settings, write_run_report
@@ -110,6 +111,8 @@ def run_policies(
             run_id=record.id,
             html_path=path,
             now=utcnow(),
+            notify=targets_for(policy, app.settings),
+            public_url=app.settings.public_url,
         )
         results.append((app.store().get_run(record.id) or record, path))
     return results

@@ -30,6 +30,7 @@ from janitor.config import Settings
 from janitor.engine import RunContext, decide_mode, owner_id, recover_stale_runs, run_once, utcnow
 from janitor.errors import JanitorError
 from janitor.hub.client import HubClient
+from janitor.notify import known_targets, retry_notifications, targets_for
 from janitor.policy import Policy, PolicyLoadError
 from janitor.records import RunRecord
 from janitor.report.mail import Mailer
@@ -516,6 +517,8 @@ class Service:
                 run_id=record.id,
                 html_path=path,
                 now=self.clock(),
+                notify=targets_for(policy, self.settings),
+                public_url=self.settings.public_url,
             )
         except (JanitorError, StoreError, OSError, LookupError) as exc:
             log.error("could not write or send the report of run %d: %s", record.id, exc)
@@ -563,6 +566,8 @@ class Service:
                 run_id=None,
                 html_path=path,
                 now=now,
+                notify=self.settings.notify,
+                public_url=self.settings.public_url,
             )
         return path
 
@@ -574,19 +579,24 @@ class Service:
             log.debug("traceback", exc_info=True)
 
     def maintenance(self) -> list[int]:
-        """Mark runs of dead processes interrupted, retry queued mail (one replica at a time),
-        refresh the last-success gauges. Returns the runs marked interrupted."""
+        """Mark runs of dead processes interrupted, retry queued mail and notifications (one
+        replica at a time), refresh the last-success gauges. Returns the runs marked
+        interrupted."""
         ctx = self._context(threading.Event())
         recovered = recover_stale_runs(ctx)
-        if self.mailer is not None and self.store.try_acquire_lease(
+        targets = known_targets(self.policies.values(), self.settings)
+        if (self.mailer is not None or targets) and self.store.try_acquire_lease(
             lease_name("maintenance", "outbox"),
             self.owner,
             ttl=timedelta(seconds=max(30.0, self.options.maintenance_seconds * 0.9)),
             now=self.clock(),
         ):
-            sent = retry_outbox(self.store, self.mailer, now=self.clock())
-            if sent:
-                log.info("sent %d queued report(s)", sent)
+            if self.mailer is not None:
+                sent = retry_outbox(self.store, self.mailer, now=self.clock())
+                if sent:
+                    log.info("sent %d queued report(s)", sent)
+            if retry_notifications(self.store, targets, now=self.clock()):
+                log.info("sent queued notifications")
         self.metrics.refresh_last_success(self.store, self.policies)
         return recovered
 

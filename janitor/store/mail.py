@@ -120,10 +120,16 @@ def add_notification(
     return int(entry_id)  # type: ignore[arg-type]
 
 
-def pending_notifications(conn: Connection, *, limit: int) -> list[NotificationRecord]:
+def pending_notifications(
+    conn: Connection, *, targets: Sequence[str], limit: int
+) -> list[NotificationRecord]:
     rows = conn.execute(
         select(NotifyOutbox.__table__)
-        .where(NotifyOutbox.sent_at.is_(None), NotifyOutbox.given_up.is_(False))
+        .where(
+            NotifyOutbox.sent_at.is_(None),
+            NotifyOutbox.given_up.is_(False),
+            NotifyOutbox.target.in_(list(targets)),
+        )
         .order_by(NotifyOutbox.created_at, NotifyOutbox.id)
         .limit(limit)
     )

@@ -460,10 +460,12 @@ class Store:
                 created_at=created_at,
             )
 
-    def pending_notifications(self, limit: int = 50) -> list[NotificationRecord]:
-        """Notifications neither sent nor given up, oldest first."""
+    def pending_notifications(
+        self, targets: Sequence[str], limit: int = 50
+    ) -> list[NotificationRecord]:
+        """Notifications to ``targets`` (fingerprints) neither sent nor given up, oldest first."""
         with self._connection("reading the notification outbox", transaction=False) as conn:
-            return mail.pending_notifications(conn, limit=limit)
+            return mail.pending_notifications(conn, targets=targets, limit=limit)
 
     def mark_notification_sent(self, entry_id: int, sent_at: datetime) -> None:
         with self._connection(f"marking notification {entry_id} sent") as conn:
