@@ -205,6 +205,8 @@ def dashboard_routes(source: DashboardSource) -> list[Route]:
         )
         rows = []
         for entry in entries:
+            if entry.cron is None:
+                continue  # listed apart, as run only by `janitor run`
             last = None
             if entry.kind == "policy":
                 latest = store.list_runs(policy=entry.name, limit=1)

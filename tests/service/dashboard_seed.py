@@ -4,10 +4,17 @@ one policy to need paging."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from janitor.policy import Policy
+from janitor.policy.load import policy_from_data
 from janitor.records import HubMetrics, RunMetrics
+from janitor.service.access import Access
+from janitor.service.dashboard import DashboardSource
+from janitor.service.http import Health, HttpServer, create_http_app
+from janitor.service.metrics import ServiceMetrics
 from janitor.store import Store
 from tests.report.samples import HOSTILE_REPO, HOSTILE_TAG, UNICODE_TAG, sample_decisions
 
@@ -115,3 +122,49 @@ def seed(store: Store, now: datetime = NOW) -> Seeded:
         store, policy="nightly", started=now - timedelta(minutes=3), dry_run=False, status="running"
     )
     return Seeded(delete_run, hostile_run, failed_run, running_run)
+
+
+def dashboard_policies() -> dict[str, Policy]:
+    nightly = policy_from_data(
+        {
+            "name": "nightly",
+            "namespace": "acme",
+            "mode": "delete",
+            "schedule": "30 2 * * *",
+            "timezone": "Europe/Berlin",
+            "select": [{"last_pushed": {"older_than": "30d"}}],
+        }
+    )
+    manual = policy_from_data(
+        {"name": "by-hand", "namespace": "acme", "select": [{"last_pushed": {"older_than": "9d"}}]}
+    )
+    return {p.name: p for p in (nightly, manual)}
+
+
+def serve(
+    store: Store, *, host: str = "127.0.0.1", access: Access | None = None
+) -> Iterator[HttpServer]:
+    source = dashboard_source(store)
+    app = create_http_app(
+        lambda: Health(True, {"ok": True}),
+        ServiceMetrics(),
+        access=access or Access.decide(host, None),
+        dashboard=source,
+    )
+    server = HttpServer(app, host, 0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def dashboard_source(store: Store) -> DashboardSource:
+    policies = dashboard_policies()
+    return DashboardSource(
+        store=store,
+        policies=lambda: policies,
+        report_schedule="0 8 * * mon",
+        report_to=(),
+        clock=lambda: NOW,
+    )
