@@ -41,11 +41,21 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,31}", re.IGNORECASE)
 
 
 def _quiet_apprise() -> None:
-    """Apprise logs request URLs (and so tokens) at DEBUG: keep its logger out of janitor's
-    handlers. Reasons for failures are taken from each result's own log entries instead."""
+    """Apprise logs request URLs (and so tokens) at DEBUG, and so does urllib3 under it: keep
+    them out of janitor's log. Reasons for failures come from each result's own entries."""
     logger = logging.getLogger("apprise")
     logger.propagate = False
     logger.setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _secret_parts(url: str) -> set[str]:
+    """The parts of ``url`` a token could be: user info, path segments, query values."""
+    parts = urlsplit(url)
+    pieces = {url, parts.password or "", parts.username or ""}
+    pieces.update(parts.path.split("/"))
+    pieces.update(value for _, _, value in (q.partition("=") for q in parts.query.split("&")))
+    return {p for p in pieces if len(p) >= 8}
 
 
 def _scheme(url: str) -> str:
@@ -179,10 +189,9 @@ Sender = Callable[[str, Notification], "str | None"]
 
 def _scrub(text: str, url: str) -> str:
     """Remove every part of ``url`` a secret could be in from an error text."""
-    parts = urlsplit(url)
-    pieces = {url, parts.netloc, parts.path, parts.query, parts.password or ""}
+    pieces = _secret_parts(url)
     pieces.update(p for p in re.split(r"[/?&=:@#]+", url.partition("://")[2]) if len(p) >= 4)
-    for piece in sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True):
+    for piece in sorted(pieces, key=len, reverse=True):
         text = text.replace(piece, "***")
     return text
 
@@ -191,6 +200,8 @@ def apprise_send(url: str, notification: Notification) -> str | None:
     import apprise
 
     _quiet_apprise()
+    for part in _secret_parts(url):
+        register_secret(part)  # the log's last line of defence
     service = apprise.Apprise()
     if not service.add(url):
         return "apprise cannot use this URL"
@@ -223,7 +234,6 @@ def send_notification(
     sent = 0
     for target in targets:
         url = target.reveal()
-        register_secret(url)
         reason = send(url, notification)
         if reason is None:
             sent += 1
