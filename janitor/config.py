@@ -86,6 +86,9 @@ class Settings:
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
     timeout: float = 30.0
+    max_wait_seconds: float = 900.0
+    """The longest wait Hub or the registry may ask for (a 429's retry time, a used-up rate-limit
+    window); past it the call fails at once, naming the time it may be retried."""
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
     http_token: Secret | None = field(default=None, repr=False)
@@ -127,6 +130,7 @@ _KEYS: dict[str, str] = {
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
+    "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
     "http_token": "JANITOR_HTTP_TOKEN",
     "http_token_file": "JANITOR_HTTP_TOKEN_FILE",
     "metrics_auth": "JANITOR_METRICS_AUTH",
@@ -370,6 +374,14 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             maximum=86400,
         ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
+        max_wait_seconds=float(
+            _int(
+                "JANITOR_MAX_WAIT_SECONDS",
+                get("max_wait_seconds") or "900",
+                minimum=1,
+                maximum=86400,
+            )
+        ),
         smtp_env=smtp_env,
         **_service_ux(get),
     )

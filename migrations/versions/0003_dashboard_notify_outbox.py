@@ -1,7 +1,7 @@
 """The notification outbox: chat and webhook notifications whose sending failed, for retrying.
 
-Revision ID: 0002_dashboard
-Revises: 0001
+Revision ID: 0003_dashboard
+Revises: 0002_runpath
 Create Date: 2026-12-06
 
 Written out in full (no imports from janitor), like 0001.
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_dashboard"
-down_revision: str | None = "0001"
+revision: str = "0003_dashboard"
+down_revision: str | None = "0002_runpath"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
