@@ -346,6 +346,10 @@ class Limits(StrictModel):
 
 class Report(StrictModel):
     email: list[str] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)
+    """Apprise URLs (Slack, Teams, a JSON webhook, ...) told when a run of this policy fails or
+    deletes images; instead of JANITOR_NOTIFY. They carry tokens: whoever reads the policy
+    files reads them."""
 
     @field_validator("email")
     @classmethod
@@ -356,6 +360,17 @@ class Report(StrictModel):
             raise ValueError(
                 f"not an e-mail address: {shown} (write bare addresses like ops@example.com)"
             )
+        return value
+
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str]) -> list[str]:
+        from janitor.notify import check_notify_url
+
+        for url in value:
+            check_notify_url(url)  # its error names the scheme only: a URL may hold a token
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same URL twice")
         return value
 
 
