@@ -289,3 +289,21 @@ def test_compose_environment_is_janitors_and_its_secrets_come_from_secrets(
 def test_the_secrets_the_deploy_files_need_are_kept_out_of_git() -> None:
     ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert "/deploy/secrets/" in ignored and "/deploy/.env" in ignored
+
+
+# ---------------------------------------------------------------------------------- image
+
+
+def test_the_image_carries_the_oci_labels() -> None:
+    import shlex
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    labels: dict[str, str] = {}
+    for keyword, rest in final_stage():
+        if keyword == "LABEL":
+            labels.update(item.split("=", 1) for item in shlex.split(rest))  # type: ignore[misc]
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]["text"]
+    assert labels["org.opencontainers.image.source"] == "${SOURCE_URL}"
+    assert ("ARG", 'SOURCE_URL=""') in final_stage()
