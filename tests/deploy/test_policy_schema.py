@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from janitor.cli import cli
 from janitor.policy import PolicyLoadError, load_policies
 from janitor.policy.schema import policy_json_schema
+from tests.core.test_readme import readme_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "policies").glob("*.y*ml") if not p.name.startswith("_"))
@@ -59,8 +60,12 @@ def test_the_schema_accepts_every_example_policy(
 
 def test_the_schema_accepts_the_readmes_policy(validator: jsonschema.Draft202012Validator) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
-    data = yaml.safe_load(block)
+    (block, *_) = [
+        b
+        for b in readme_commands.code_blocks(readme)
+        if b.language == "yaml" and b.section == "## Policies"
+    ]
+    data = yaml.safe_load("\n".join(block.lines))
     assert data["namespace"] and data["select"]
     assert errors_of(validator, data) == []
 
