@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from janitor.backends import Backend
@@ -26,7 +28,13 @@ from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError, HubForbidden, HubNotFound
 from janitor.hub.registry import RegistryClient
 
-__all__ = ["forget_probes", "probe_backend", "registry_client", "select_backend"]
+__all__ = [
+    "forget_probes",
+    "namespace_backend",
+    "probe_backend",
+    "registry_client",
+    "select_backend",
+]
 
 log = logging.getLogger("janitor.backends")
 
@@ -97,3 +105,15 @@ def select_backend(client: HubClient, namespace: str, *, settings: Settings) -> 
     if choice == "delete-images":
         return DeleteImagesBackend(client)
     return RegistryBackend(client, registry_client(settings))
+
+
+@contextmanager
+def namespace_backend(
+    client: HubClient, namespace: str, *, settings: Settings
+) -> Iterator[Backend]:
+    """``select_backend`` for a command that reads a namespace; its own clients closed after."""
+    backend = select_backend(client, namespace, settings=settings)
+    try:
+        yield backend
+    finally:
+        backend.close()

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from dateutil import parser as dateparser
 
+from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
-from janitor.hub.inventory import iter_inventory
 from janitor.policy import Policy, PolicyError, PolicyLoadError, evaluate, load_policies
 from janitor.policy.render import plan_table, plan_to_json
 from janitor.policy.schema import policy_json_schema
@@ -154,13 +154,13 @@ def plan_command(
     else:
         with app.hub_client() as client:
             for policy in policies:
-                inventories = iter_inventory(
-                    client,
-                    policy.namespace,
-                    repositories=policy.covers,
-                    concurrency=app.settings.concurrency,
-                )
-                plans.append(evaluate(inventories, policy, now))
+                with namespace_backend(client, policy.namespace, settings=app.settings) as backend:
+                    inventories = backend.inventory(
+                        policy.namespace,
+                        repositories=policy.covers,
+                        concurrency=app.settings.concurrency,
+                    )
+                    plans.append(evaluate(inventories, policy, now))
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
         return
