@@ -157,6 +157,13 @@ _SMTP_KEYS = {
 }
 
 
+def environment_variables() -> frozenset[str]:
+    """Every environment variable the settings read (deployment files are checked against it)."""
+    return frozenset(
+        {*_KEYS.values(), *_SMTP_KEYS.values(), "JANITOR_SMTP_PASSWORD", "JANITOR_CONFIG"}
+    )
+
+
 def _bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
