@@ -27,6 +27,7 @@ from janitor.emulator.api import (
     auth,
     delete,
     images,
+    manifests,
     registry,
     repositories,
     repository_info,
@@ -316,6 +317,7 @@ def create_app(
             methods=["DELETE"],
         ),
         Route(REPO, repository_info.get_repository, methods=["GET"]),
+        Route(REPO + "/manifests", manifests.list_manifests, methods=["GET"]),
         Route(REGISTRY_PREFIX + "/v2/", registry.ping, methods=["GET"]),
         Route(TOKEN_PATH, registry.token, methods=["GET"]),
         Route(
