@@ -236,9 +236,8 @@ class _Run:
 
     def close(self) -> None:
         backend, client, self.backend, self.client = self.backend, self.client, None, None
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()  # the registry backend's own client
+        if backend is not None:
+            backend.close()  # the registry backend's own client
         if client is not None:
             client.close()
             self.traffic = _traffic(client, backend)
@@ -327,7 +326,6 @@ def _traffic(client: HubClient | None, backend: Backend | None) -> tuple[int, in
     """Calls made and 429s met: the Hub client's, plus the registry client's where the backend
     has one (the registry backend)."""
     sources = [client.stats] if client is not None else []
-    registry = getattr(backend, "registry", None)
-    if registry is not None and hasattr(registry, "stats"):
-        sources.append(registry.stats)
+    if backend is not None:
+        sources.append(backend.own_calls())
     return sum(s.calls for s in sources), sum(s.rate_limited for s in sources)

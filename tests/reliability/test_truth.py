@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from janitor.backends.delete_images import DeleteImagesBackend
 from janitor.cli import cli
 from janitor.emulator.faults import Fault
 from janitor.engine import lease_name, run_once
@@ -27,7 +25,6 @@ from janitor.hub.models import (
     DeleteResult,
     DeleteWarning,
     ManifestRef,
-    RepositoryInventory,
 )
 from janitor.records import RunRecord
 from janitor.store import Store
@@ -40,7 +37,7 @@ from tests.reliability.conftest import (
     details,
     run_outcomes,
 )
-from tests.runs.conftest import API_OLD, INDEX_OLD, UNTAGGED_COLD, UNTAGGED_OLD
+from tests.runs.conftest import API_OLD, INDEX_OLD, UNTAGGED_COLD, UNTAGGED_OLD, HookedBackend
 
 PLAN = {API_OLD, UNTAGGED_OLD, UNTAGGED_COLD, INDEX_OLD}
 
@@ -134,19 +131,14 @@ def test_a_listing_settles_an_unanswered_delete_as_not_deleted_only_after_the_gr
 # --------------------------------------------------------------------- Hub's metrics, checked
 
 
-class DoctoredAnswers:
+class DoctoredAnswers(HookedBackend):
     """The real delete-images backend over HTTP, whose real deletes' 200 answers are doctored:
     ``nothing`` answers ``manifest_deletes: 0`` without sending the call (Hub deleted nothing);
     ``inflated`` sends it and answers 1,999,998 deletes."""
 
-    name = "delete-images"
-
     def __init__(self, client: HubClient, mode: str) -> None:
-        self.inner = DeleteImagesBackend(client)
+        super().__init__(client, lambda manifests, dry_run, when: None)
         self.mode = mode
-
-    def inventory(self, namespace: str, **kwargs: Any) -> Iterator[RepositoryInventory]:
-        return self.inner.inventory(namespace, **kwargs)
 
     def delete_images(
         self,
