@@ -20,6 +20,7 @@ from typing import Literal
 import httpx
 
 from janitor.errors import ConfigError
+from janitor.policy.durations import Duration, parse_duration
 
 DEFAULT_HUB_URL = "https://hub.docker.com"
 DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
@@ -84,6 +85,10 @@ class Settings:
     lets `janitor run` delete for mode: delete policies without --apply: for a cron job that
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
+    protect: Path | None = None
+    """The protect list (JANITOR_PROTECT); None: ``_protect.yaml`` in the policy folder."""
+    plan_max_age: Duration = field(default_factory=lambda: parse_duration("7d"))
+    """How old a saved plan may be for ``janitor apply`` (JANITOR_PLAN_MAX_AGE)."""
     timeout: float = 30.0
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
@@ -117,6 +122,8 @@ _KEYS: dict[str, str] = {
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
+    "protect": "JANITOR_PROTECT",
+    "plan_max_age": "JANITOR_PLAN_MAX_AGE",
 }
 # SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
 # under the same lower-case names and they are exported to that reader.
@@ -232,6 +239,13 @@ def _path(name: str, value: str | Path) -> Path:
         return Path(text).expanduser()
     except RuntimeError as exc:  # ~user that does not exist, or no home directory
         raise ConfigError(f"{name}: cannot expand {text!r}: {exc}") from None
+
+
+def _duration(name: str, value: str) -> Duration:
+    try:
+        return parse_duration(value.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _database_url(value: str) -> str:
@@ -350,6 +364,8 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             minimum=30,
             maximum=86400,
         ),
+        protect=_path("JANITOR_PROTECT", protect) if (protect := get("protect")) else None,
+        plan_max_age=_duration("JANITOR_PLAN_MAX_AGE", get("plan_max_age") or "7d"),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
         smtp_env=smtp_env,
     )

@@ -209,6 +209,7 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
             sink=sink,
             stop=ctx.stop,
             totals=totals,
+            protect=policy.protect,
         )
         if violations and not dry_run:
             error = _limit_message(violations)

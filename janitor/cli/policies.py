@@ -12,7 +12,7 @@ from dateutil import parser as dateparser
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
 from janitor.hub.inventory import iter_inventory
-from janitor.policy import evaluate, load_policies
+from janitor.policy import Policy, evaluate, load_policies
 from janitor.policy.render import plan_table, plan_to_json
 
 
@@ -30,7 +30,10 @@ def policies_check(app: App, path: Path | None) -> None:
     folder = path or app.settings.policies
     if not folder.exists():
         raise UsageError(f"{folder}: no such file or folder")
-    policies = load_policies(folder, allowed_namespaces=app.settings.namespaces or None)
+    policies = load_policies(
+        folder, allowed_namespaces=app.settings.namespaces or None, protect=app.settings.protect
+    )
+    _echo_protect_list(policies)
     for policy in policies:
         schedule = f", schedule {policy.schedule!r} ({policy.timezone})" if policy.schedule else ""
         click.echo(
@@ -38,6 +41,16 @@ def policies_check(app: App, path: Path | None) -> None:
             f"mode {policy.mode}{schedule}"
         )
     click.echo(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'} valid")
+
+
+def _echo_protect_list(policies: list[Policy]) -> None:
+    protect = policies[0].protect if policies else None
+    if protect is not None:
+        scope = f"namespace {protect.namespace}" if protect.namespace else "every namespace"
+        click.echo(
+            f"ok: {protect.source}: protect list for {scope} ({len(protect.repositories)} "
+            f"repository, {len(protect.tags)} tag, {len(protect.digests)} digest rules)"
+        )
 
 
 MIN_AS_OF, MAX_AS_OF = 1970, 9000

@@ -2,7 +2,9 @@
 
 For every image of a covered repository:
 
-1. **keep rules** are checked; any that matches protects the image (keep always wins);
+1. the **protect list** (``_protect.yaml``, carried by the policy) and the **keep rules** are
+   checked; any that matches keeps the image (keep always wins; the protect list's reason
+   comes first);
 2. **select entries** are checked in file order; an image matching any entry is a candidate;
    the first matching entry gives ``selected_by``, ``current_tag`` and ``active_from``;
 3. the verdict is ``delete`` for a candidate no keep rule protects, ``keep`` otherwise.
@@ -48,6 +50,7 @@ from janitor.policy.durations import Duration
 from janitor.policy.limits import check_limits
 from janitor.policy.model import KeepRule, Policy, SelectEntry
 from janitor.policy.patterns import PatternList
+from janitor.policy.protect import ProtectList
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _DAY_CACHE_LIMIT = 100_000
@@ -478,7 +481,7 @@ def _newest(
     return chosen[:n]
 
 
-def _protect(
+def _keep_hits(
     bound: _Bound, images: Sequence[Image], tags: Sequence[tuple[str, ...]], clock: _Clock
 ) -> dict[int, list[Hit]]:
     """Run every keep rule over the repository: image index -> [(label, reason)], in rule order."""
@@ -550,7 +553,8 @@ def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> Repositor
     judged = sorted(_split_children(images, children), key=_digest)
     clock = bound.clock
     tags = [_current_tags(image) for image in judged]
-    hits = _protect(bound, judged, tags, clock)
+    hits = _keep_hits(bound, judged, tags, clock)
+    _shield_repository(policy.protect, repo.namespace, repo.name, judged, tags, hits)
     entries = bound.entries
     decisions: list[Decision] = []
     append = decisions.append
@@ -575,7 +579,7 @@ def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> Repositor
                     reasons.append(entry.also_prefix + text)
             elif first is None:
                 reasons.append(entry.failed_prefix + text)
-        labels = tuple([label for label, _ in kept]) if kept else ()
+        labels = tuple([label for label, _ in kept]) if kept else ()  # "protect" first, if any
         if first is None:
             append(make_decision(image, "keep", tuple(reasons), False, None, labels))
         else:
@@ -597,6 +601,27 @@ def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> Repositor
     return RepositoryPlan(
         namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
     )
+
+
+PROTECT_LABEL = "protect"
+
+
+def _shield_repository(
+    protect: ProtectList | None,
+    namespace: str,
+    repository: str,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    hits: dict[int, list[Hit]],
+) -> None:
+    """Put the protect list's reason first on every image it covers: a keep that always wins,
+    whatever the policy's own rules say."""
+    if protect is None or protect.rules == 0:
+        return
+    for i, image in enumerate(images):
+        why = protect.why(namespace, repository, image.digest, tags[i], image.children)
+        if why is not None:
+            hits.setdefault(i, []).insert(0, (PROTECT_LABEL, why))
 
 
 def _split_children(images: Sequence[Image], decisions: list[Decision]) -> Sequence[Image]:
