@@ -30,7 +30,8 @@ from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
 from janitor.hub.models import Image, RepositoryInventory, TagRef
 from janitor.plan import CurrentTagAction, Decision, LimitViolation
-from janitor.policy import Policy, check_limits, evaluate_repository
+from janitor.planner import Planner, PolicyPlanner
+from janitor.policy import Policy, check_limits
 from janitor.records import (
     DecisionRecord,
     HubMetrics,
@@ -123,11 +124,20 @@ def _limit_message(violations: Sequence[LimitViolation]) -> str:
     return "limits refuse this run before any delete: " + "; ".join(v.message for v in violations)
 
 
-def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) -> RunRecord:
+def run_once(
+    ctx: RunContext,
+    policy: Policy,
+    *,
+    trigger: str,
+    dry_run: bool,
+    planner: Planner | None = None,
+) -> RunRecord:
     """Run ``policy`` once and return its finished record. Never raises for a failed run (the
     record says ``failed`` and why); re-raises only KeyboardInterrupt/SystemExit after recording
-    the run as interrupted."""
+    the run as interrupted. ``planner``: where the plan comes from (default: the policy's
+    evaluation of the fresh listing; ``janitor apply``: a saved plan checked against it)."""
     store, settings = ctx.store, ctx.settings
+    source: Planner = planner or PolicyPlanner(policy)
     started = ctx.clock()
     if policy.namespace == "library":  # the loader refuses it too; belt and braces
         raise JanitorError("the 'library' namespace (Docker Official Images) is never cleaned")
@@ -139,6 +149,7 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
         backend=settings.delete_backend,
         started_at=started,
         owner=ctx.owner,
+        plan_hash=source.plan_hash,
     )
     log.info(
         "run %d started: policy %s, namespace %s, %s",
@@ -165,12 +176,12 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
         counts: list[tuple[str, int, int]] = []
         for inventory in backend.inventory(
             policy.namespace,
-            repositories=policy.covers,
+            repositories=source.covers,
             concurrency=settings.concurrency,
         ):
             if ctx.stop.is_set():
                 raise _Stopped()
-            repo_plan = evaluate_repository(inventory, policy, started)
+            repo_plan = source.plan(inventory, started)
             store.add_decisions(
                 run_id,
                 (
@@ -192,6 +203,9 @@ def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) ->
                     f"scanned {metrics.repositories} repositories, {metrics.images} images, "
                     f"{metrics.planned} to delete"
                 )
+
+        for repo_plan in source.unlisted():
+            store.add_decisions(run_id, (_record(d, "kept") for d in repo_plan.decisions))
 
         violations = check_limits(counts, policy)
 

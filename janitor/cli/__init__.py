@@ -14,7 +14,7 @@ def main() -> None:
 __all__ = ["cli", "main"]
 
 # Register the commands on the root group.
-from janitor.cli import demo, policies, report, run, runs, snapshot  # noqa: E402,F401
+from janitor.cli import apply, demo, policies, report, run, runs, snapshot  # noqa: E402,F401
 from janitor.emulator.cli import emulator as _emulator  # noqa: E402
 
 cli.add_command(_emulator)

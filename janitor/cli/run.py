@@ -20,6 +20,7 @@ from janitor.engine import (
     utcnow,
 )
 from janitor.errors import RunFailed, UsageError
+from janitor.planner import Planner
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.reporting import deliver, mailer_from_settings, write_run_report
@@ -39,8 +40,10 @@ def run_policies(
     apply_flag: bool,
     trigger: str,
     quiet: bool,
+    planner: Planner | None = None,
 ) -> list[tuple[RunRecord, Path | None]]:
-    """Run each policy through the one run path, then write (and mail) its report."""
+    """Run each policy through the one run path, then write (and mail) its report.
+    ``planner``: where the plan of the (one) policy comes from; default: its evaluation."""
     ctx = RunContext(
         settings=app.settings,
         store=app.store(),
@@ -81,7 +84,7 @@ def run_policies(
                 "(a service replica or another `janitor run`); nothing was done, try again later"
             )
         try:
-            record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
+            record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run, planner=planner)
         finally:
             lease.release()
         if ctx.progress:

@@ -122,3 +122,95 @@ def sample_world(
     backend = str(request.param)
     shutil.copytree(EXAMPLES, tmp_path / "policies")
     yield from make_world(sample_seed(backend), backend, tmp_path, sqlite_template)
+
+
+def digest(n: int) -> str:
+    return f"sha256:{n:064x}"
+
+
+# acme/web
+B1 = digest(1)  # build-1, pushed 100d ago, never pulled: planned
+B2 = digest(2)  # build-2, pushed 60d, pulled 50d ago: planned
+B3 = digest(3)  # build-3, pushed 90d ago: planned
+B4 = digest(4)  # build-4, pushed 45d ago: planned
+NEW = digest(5)  # build-5, pushed 5d ago: too young
+LATEST = digest(6)  # latest, pushed 1d ago: kept
+# acme/api
+A1 = digest(7)  # build-7, pushed 200d ago: planned
+A2 = digest(8)  # build-8, pushed 80d ago: planned
+STABLE = digest(9)  # stable + build-9, pushed 300d ago: kept by the keep rule
+PLANNED = {B1, B2, B3, B4, A1, A2}
+
+USER, TOKEN = "ops", "dckr_pat_plans_0123456789"
+
+
+def small_seed(backend: str) -> dict[str, Any]:
+    def image(d: str, pushed: str, pulled: str | None, tags: list[str]) -> dict[str, Any]:
+        return {
+            "digest": d,
+            "last_pushed": pushed,
+            "last_pulled": pulled,
+            "size": 1000,
+            "tags": [{"tag": t, "is_current": True} for t in tags],
+        }
+
+    return {
+        "users": [
+            {"username": USER, "password": "pw-plans", "tokens": [TOKEN], "namespaces": ["acme"]}
+        ],
+        "namespaces": {
+            "acme": {
+                "image_management": True if backend == "delete-images" else "gone",
+                "repositories": {
+                    "web": {
+                        "images": [
+                            image(B1, "100d", None, ["build-1"]),
+                            image(B2, "60d", "50d", ["build-2"]),
+                            image(B3, "90d", None, ["build-3"]),
+                            image(B4, "45d", None, ["build-4"]),
+                            image(NEW, "5d", None, ["build-5"]),
+                            image(LATEST, "1d", "1h", ["latest"]),
+                        ]
+                    },
+                    "api": {
+                        "images": [
+                            image(A1, "200d", None, ["build-7"]),
+                            image(A2, "80d", None, ["build-8"]),
+                            image(STABLE, "300d", "200d", ["stable", "build-9"]),
+                        ]
+                    },
+                },
+            }
+        },
+    }
+
+
+POLICY = """\
+name: builds
+namespace: acme
+mode: {mode}
+select:
+  - name: old-builds
+    tags: ["build-*"]
+    last_pushed: {{older_than: 30d}}
+    last_pulled: {{older_than: 30d, never: match}}
+    current_tag: delete
+keep:
+  - tags: ["latest", "stable"]
+limits: {{max_deletes: 100, max_fraction_per_repository: 1.0}}
+"""
+
+
+def write_policy(folder: Path, *, mode: str = "delete", extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "builds.yaml"
+    path.write_text(POLICY.format(mode=mode) + extra)
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[World]:
+    """The small namespace on each backend, with the `builds` policy (mode: delete)."""
+    backend = str(request.param)
+    write_policy(tmp_path / "policies")
+    yield from make_world(small_seed(backend), backend, tmp_path, sqlite_template)
