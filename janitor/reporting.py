@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Literal
 
 from janitor.config import Settings
-from janitor.errors import ConfigError
+from janitor.errors import ConfigError, JanitorError
 from janitor.logs import register_secret
+from janitor.policy import Policy
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
 from janitor.report.files import write_report
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
-from janitor.store import Store
+from janitor.store import Store, StoreError
 
 log = logging.getLogger("janitor.reporting")
 
@@ -48,6 +49,52 @@ def write_run_report(
     path = write_report(report, report_dir, f"run-{run_id}-{run.policy}-{stamp}")
     store.set_report_path(run_id, str(path))
     return report, path
+
+
+def report_run(
+    store: Store,
+    mailer: Mailer | None,
+    policy: Policy,
+    run_id: int,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> Path | None:
+    """Write the finished run's report and deliver it. Returns the report file, or None when it
+    could not be written or delivered (logged; the run itself stays recorded)."""
+    try:
+        report, path = write_run_report(store, run_id, settings.report_dir, now=now)
+        deliver_run_report(store, mailer, report, policy, run_id, path, settings=settings, now=now)
+    except (JanitorError, StoreError, OSError, LookupError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        log.error(
+            "run %d: could not write or deliver its report (%s): %s "
+            "(see `janitor report --run %d`)",
+            run_id,
+            settings.report_dir,
+            reason,
+            run_id,
+        )
+        return None
+    return path
+
+
+def deliver_run_report(
+    store: Store,
+    mailer: Mailer | None,
+    report: RenderedReport,
+    policy: Policy,
+    run_id: int,
+    html_path: Path,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """A run report's delivery: mail to the policy's recipients (or JANITOR_REPORT_TO)."""
+    recipients = list(policy.report_emails) or list(settings.report_to)
+    deliver(
+        store, mailer, report, recipients, kind="run", run_id=run_id, html_path=html_path, now=now
+    )
 
 
 def write_weekly_report(

@@ -10,6 +10,7 @@ import click
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.cli.run import run_policies, summary_lines
 from janitor.engine import utcnow
+from janitor.errors import RunFailed
 from janitor.plans.apply import SavedPlanPlanner, planner_for
 from janitor.serialize import run_to_json
 from janitor.units import short_digest
@@ -47,7 +48,7 @@ def apply_command(
         max_age=app.settings.plan_max_age,
         allow_policy_change=allow_policy_change,
     )
-    ((record, report),) = run_policies(
+    results = run_policies(
         app,
         [planner.policy],
         dry_run_flag=dry_run_flag,
@@ -56,6 +57,9 @@ def apply_command(
         quiet=as_json,
         planner=planner,
     )
+    if results.busy:
+        raise RunFailed(results.busy[0])
+    ((record, report),) = results.finished
     if as_json:
         skipped = [
             {"repository": s.repository, "digest": s.digest, "reason": s.reason}
@@ -65,7 +69,7 @@ def apply_command(
     else:
         for line in summary_lines(record, report) + plan_lines(plan_file, planner):
             click.echo(line)
-    if record.status != "succeeded" or report is None:
+    if not results.ok:
         click.get_current_context().exit(1)
 
 

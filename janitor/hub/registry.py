@@ -21,46 +21,26 @@ things janitor needs from that API:
   connection after sending raises with ``maybe_applied=True`` (the spec says a 500 is retried by
   the registry in the background), never a second DELETE.
 
-Reads are retried with backoff on 5xx and transport failures; 429s are waited out (``Retry-After``
-or ``X-Retry-After``) and pacing follows ``X-RateLimit-*`` as the Hub client does. Errors use the
-Hub client's error tree; none carries the PAT or a token (``Authorization`` headers are never
-logged, and the registry's own texts are redacted).
+Every request goes through the ``Transport`` the Hub client uses too (``transport.py``): pacing,
+429 waits, retries of reads, the "may have been applied" rule for the DELETE, TLS errors final,
+redaction of the PAT and every token, call counting and the error tree, in one place.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import random
 import re
-import ssl
 import threading
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from janitor.hub.auth import Credentials
-from janitor.hub.client import DEFAULT_USER_AGENT
-from janitor.hub.errors import (
-    NOT_SENT,
-    HubAuthError,
-    HubError,
-    HubForbidden,
-    HubNotFound,
-    HubProtocolError,
-    HubRateLimited,
-    HubServerError,
-    map_transport_error,
-    safe_url,
-)
-from janitor.hub.models import CallStats
-from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
+from janitor.hub.auth import Credentials, jwt_claims
+from janitor.hub.errors import HubAuthError, HubError, HubForbidden, HubProtocolError, safe_url
+from janitor.hub.transport import Answer, Endpoints, Options, Transport, check_base_url, loopback
 
 __all__ = [
     "DEFAULT_REGISTRY_URL",
@@ -102,6 +82,16 @@ _CHALLENGE_PARAM = re.compile(
 )
 
 Mode = Literal["read", "once"]
+
+
+def _hint(status: int, endpoint: str) -> str | None:
+    if status == 404:
+        return "check JANITOR_REGISTRY_URL and the names"
+    if status >= 500:
+        return "the registry had a server error; try again later"
+    return None
+
+
 DeleteAnswer = Literal["deleted", "not_found", "referenced"]
 
 
@@ -111,10 +101,6 @@ def repository_name(namespace: str, repository: str) -> str:
         if not isinstance(part, str) or not _NAME_PART.match(part):
             raise ValueError(f"invalid {what} for the registry: {part!r}")
     return f"{namespace}/{repository}"
-
-
-def _loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,14 +182,7 @@ class _Token:
 
 def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     """The actions a Docker-style JWT grants on repository ``name``; None when unreadable."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        return None
+    claims = jwt_claims(token)
     access = claims.get("access") if isinstance(claims, dict) else None
     if not isinstance(access, list):
         return None
@@ -219,7 +198,7 @@ def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     return frozenset(actions)
 
 
-class RegistryClient:
+class RegistryClient(Endpoints):
     """A registry API client; thread safe. Its HTTP connections open on first use and close
     with ``close()`` (they reopen when used again); its tokens outlive ``close()``."""
 
@@ -227,58 +206,25 @@ class RegistryClient:
         self,
         base_url: str = DEFAULT_REGISTRY_URL,
         credentials: Credentials | None = None,
-        *,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        verify: bool | str | ssl.SSLContext = True,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
-        backoff: float = 0.5,
-        max_rate_limit_waits: int = 20,
-        rng: random.Random | None = None,
+        **options: Unpack[Options],
     ) -> None:
-        url = httpx.URL(base_url.strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(
-                f"the registry URL must be http(s)://host[:port], not {safe_url(base_url)!r}"
-            )
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("the registry URL must not carry a query, fragment or user info")
-        if url.scheme == "http" and credentials is not None and not _loopback(url.host):
+        url = check_base_url(base_url, "registry")
+        if url.scheme == "http" and credentials is not None and not loopback(url.host):
             raise ValueError(
                 f"the registry URL {safe_url(base_url)!r} is plain http: janitor sends registry "
                 "credentials and tokens over https only"
             )
         self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
         self._credentials = credentials
-        self._timeout = timeout
-        self._verify: bool | ssl.SSLContext = (
-            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        )
-        self._transport = transport
-        self._user_agent = user_agent
-        self._max_retries = max(0, max_retries)
-        self._clock = clock
-        self._sleep = sleep
-        self._max_wait = max_wait
-        self._backoff = backoff
-        self._max_rate_limit_waits = max_rate_limit_waits
-        self._rng = rng or random.Random()
-        self._limiter = RateLimiter(clock=clock, sleep=sleep, max_wait=max_wait)
-        self._stats = CallStats()
-        self._lock = threading.Lock()  # guards _http, _stats, _secrets
+        self._transport = Transport(service="the registry", hint=_hint, **options)
+        self._clock = self._transport.clock
         self._token_lock = threading.Lock()  # one token request at a time
-        self._http: httpx.Client | None = None
         self._challenge: Challenge | None = None
         self._anonymous = False  # the registry answered /v2/ without asking for a token
         self._tokens: dict[str, _Token] = {}
         self._auth_failure: HubAuthError | None = None
-        self._secrets: set[str] = set()
         if credentials is not None:
-            self._add_secret(credentials.secret)
+            self._transport.add_secret(credentials.secret)
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
@@ -287,49 +233,6 @@ class RegistryClient:
     @property
     def base_url(self) -> str:
         return self._base
-
-    @property
-    def stats(self) -> CallStats:
-        with self._lock:
-            return self._stats.snapshot()
-
-    def close(self) -> None:
-        with self._lock:
-            http, self._http = self._http, None
-        if http is not None:
-            http.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(
-                    timeout=httpx.Timeout(self._timeout),
-                    verify=self._verify,
-                    transport=self._transport,
-                    follow_redirects=False,
-                    headers={"User-Agent": self._user_agent},
-                )
-            return self._http
-
-    # -- secrets ---------------------------------------------------------------------------
-
-    def _add_secret(self, value: str) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
-
-    def _redact(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, "<redacted>")
-        return text
 
     # -- the public calls ------------------------------------------------------------------
 
@@ -349,7 +252,7 @@ class RegistryClient:
     def head_manifest(self, name: str, reference: str) -> ManifestInfo | None:
         """``HEAD /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
         response = self._send("HEAD", name, reference, endpoint="manifest-head", passthrough=(404,))
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         return ManifestInfo(
             digest=self._digest_header(response, name, reference),
@@ -359,18 +262,13 @@ class RegistryClient:
 
     def get_manifest(self, name: str, reference: str) -> Manifest | None:
         """``GET /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
-        response = self._send("GET", name, reference, endpoint="manifest-get", passthrough=(404,))
-        if response.status_code == 404:
+        response = self._send(
+            "GET", name, reference, endpoint="manifest-get", passthrough=(404,), parse_json=True
+        )
+        if response.status == 404:
             return None
         digest = self._digest_header(response, name, reference)
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise HubProtocolError(
-                f"the registry's manifest {name}@{reference} is not valid JSON",
-                method="GET",
-                url=response.request.url,
-            ) from None
+        body = response.body
         media_type = _media_type(response)
         if media_type is None and isinstance(body, dict):
             declared = body.get("mediaType")
@@ -407,7 +305,7 @@ class RegistryClient:
             passthrough=(403, 404, 405),
             action="delete",
         )
-        status = response.status_code
+        status = response.status
         if status == 404:
             return "not_found"
         if status == 403:
@@ -420,7 +318,7 @@ class RegistryClient:
                 f"the registry refused DELETE of {name}@{digest} (405): {self._message(response)}",
                 status=405,
                 method="DELETE",
-                url=response.request.url,
+                url=response.url,
                 hint="the registry deletes manifests by digest only",
             )
         return "deleted"
@@ -443,7 +341,7 @@ class RegistryClient:
         """``GET /v2/`` without credentials: the challenge names the token service."""
         if self._challenge is not None or self._anonymous:
             return self._challenge
-        response = self._request_loop(
+        response = self._request(
             "GET",
             f"{self._base}/v2/",
             endpoint="registry-ping",
@@ -451,7 +349,7 @@ class RegistryClient:
             passthrough=(401,),
             bearer=None,
         )
-        if response.status_code != 401:
+        if response.status != 401:
             self._anonymous = True
             log.info("the registry at %s asks for no token", self._base)
             return None
@@ -461,21 +359,21 @@ class RegistryClient:
                 "the registry answered 401 without a Bearer challenge naming its token service",
                 status=401,
                 method="GET",
-                url=response.request.url,
+                url=response.url,
             )
         realm = httpx.URL(challenge.realm)
         if realm.scheme not in ("http", "https") or not realm.host:
             raise HubProtocolError(
                 "the registry's challenge names a token service that is not an http(s) URL",
                 method="GET",
-                url=response.request.url,
+                url=response.url,
             )
-        if realm.scheme == "http" and not _loopback(realm.host):
+        if realm.scheme == "http" and not loopback(realm.host):
             raise HubProtocolError(
                 f"the registry names a token service over plain http ({safe_url(realm)}); "
                 "janitor sends credentials over https only",
                 method="GET",
-                url=response.request.url,
+                url=response.url,
             )
         self._challenge = challenge
         return challenge
@@ -501,7 +399,7 @@ class RegistryClient:
         auth = None
         if self._credentials is not None:
             auth = httpx.BasicAuth(self._credentials.username, self._credentials.secret)
-        response = self._request_loop(
+        response = self._request(
             "GET",
             challenge.realm,
             endpoint="registry-token",
@@ -510,23 +408,21 @@ class RegistryClient:
             passthrough=(400, 401, 403),
             bearer=None,
             basic=auth,
+            parse_json=True,
         )
         user = self._credentials.username if self._credentials else "anonymous"
-        if response.status_code != 200:
+        if response.status != 200:
             error = HubAuthError(
                 f"the registry's token service refused user {user!r} "
-                f"({response.status_code}): {self._message(response)}",
-                status=response.status_code,
+                f"({response.status}): {self._message(response)}",
+                status=response.status,
                 method="GET",
                 url=challenge.realm,
             )
-            if response.status_code == 401:
+            if response.status == 401:
                 self._auth_failure = error  # never send refused credentials again
             raise error
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
+        body = response.body
         value = None
         if isinstance(body, dict):
             value = next(
@@ -539,7 +435,7 @@ class RegistryClient:
                 method="GET",
                 url=challenge.realm,
             )
-        self._add_secret(value)
+        self._transport.add_secret(value)
         lifetime = DEFAULT_TOKEN_LIFETIME
         expires_in = body.get("expires_in") if isinstance(body, dict) else None
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
@@ -571,7 +467,8 @@ class RegistryClient:
         mode: Mode = "read",
         passthrough: Collection[int] = (),
         action: str = "pull",
-    ) -> httpx.Response:
+        parse_json: bool = False,
+    ) -> Answer:
         """A manifest request with the repository's token; renews the token once on a 401."""
         if not (_DIGEST.match(reference) or _TAG.match(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
@@ -583,7 +480,7 @@ class RegistryClient:
         renewed = False
         while True:
             token = self._token(name)
-            response = self._request_loop(
+            response = self._request(
                 method,
                 url,
                 endpoint=endpoint,
@@ -591,8 +488,9 @@ class RegistryClient:
                 passthrough=(*passthrough, 401),
                 bearer=token.value if token else None,
                 accept=MANIFEST_ACCEPT if method != "DELETE" else None,
+                parse_json=parse_json,
             )
-            if response.status_code != 401:
+            if response.status != 401:
                 return response
             challenge = parse_challenge(response.headers.get("www-authenticate"))
             if challenge is not None and challenge.error == "insufficient_scope":
@@ -620,21 +518,7 @@ class RegistryClient:
                     del self._tokens[name]
             renewed = True
 
-    def _count(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
-        with self._lock:
-            self._stats.record(endpoint, rate_limited=rate_limited, retry=retry)
-
-    def _backoff_delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        return backoff_delay(
-            attempt,
-            base=self._backoff,
-            max_wait=self._max_wait,
-            rng=self._rng,
-            now=self._clock(),
-            headers=response.headers if response is not None else None,
-        )
-
-    def _request_loop(
+    def _request(
         self,
         method: str,
         url: str,
@@ -646,158 +530,52 @@ class RegistryClient:
         bearer: str | None,
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,
-    ) -> httpx.Response:
-        """One logical request: pacing, 429 waits, retries of what is safe to repeat, and the
-        mapping of failures into the error tree. 2xx and ``passthrough`` statuses return."""
+        parse_json: bool = False,
+    ) -> Answer:
+        """One logical request through the transport, with the registry's headers."""
         headers: dict[str, str] = {}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         if accept is not None:
             headers["Accept"] = accept
-        attempt = 0
-        waits = 0
-        path = httpx.URL(url).path
-        while True:
-            self._limiter.acquire()
-            try:
-                response = self._client().request(
-                    method, url, params=params, headers=headers, auth=basic
-                )
-            except httpx.TransportError as exc:
-                self._limiter.release()
-                self._count(endpoint)
-                sent = not isinstance(exc, NOT_SENT)
-                if (mode == "once" and sent) or attempt >= self._max_retries:
-                    raise map_transport_error(
-                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
-                    ) from None
-                attempt += 1
-                self._retry(method, path, endpoint, attempt, type(exc).__name__, None)
-                continue
-            except BaseException:
-                self._limiter.release()
-                raise
-            self._limiter.observe(response.headers)
-            status = response.status_code
-            self._count(endpoint, rate_limited=status == 429)
-            log.debug("%s %s %d", method, path, status)
-            if status == 429:
-                if waits >= self._max_rate_limit_waits:
-                    raise HubRateLimited(
-                        f"the registry kept refusing {method} {path} with 429",
-                        retry_at=self._limiter.state.reset,
-                        status=429,
-                        method=method,
-                        url=url,
-                        hint="wait a few minutes or lower the call rate",
-                    )
-                waits += 1
-                wait = retry_wait(response.headers, self._clock())
-                if wait is None or wait <= 0:
-                    wait = self._backoff_delay(1)
-                wait = min(wait, self._max_wait)
-                log.info("the registry rate-limited %s: waiting %.1f s", endpoint, wait)
-                self._count(endpoint, retry=True)
-                self._limiter.block_until(self._clock() + wait)
-                continue
-            if status >= 500:
-                if mode == "once" or attempt >= self._max_retries:
-                    raise HubServerError(
-                        f"the registry failed {method} {path} ({status}): "
-                        f"{self._message(response)}",
-                        status=status,
-                        method=method,
-                        url=url,
-                        maybe_applied=mode == "once",
-                        hint="the registry had a server error; try again later",
-                    )
-                attempt += 1
-                self._retry(method, path, endpoint, attempt, f"answered {status}", response)
-                continue
-            if 200 <= status < 300 or status in passthrough:
-                return response
-            raise self._error(method, url, response)
-
-    def _retry(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        attempt: int,
-        why: str,
-        response: httpx.Response | None,
-    ) -> None:
-        delay = self._backoff_delay(attempt, response)
-        log.info(
-            "%s %s %s; retry %d of %d in %.1f s",
+        return self._transport.request(
             method,
-            path,
-            why,
-            attempt,
-            self._max_retries,
-            delay,
+            url,
+            endpoint=endpoint,
+            mode=mode,
+            params=params,
+            headers=headers,
+            auth=basic,
+            passthrough=passthrough,
+            parse_json=parse_json,
         )
-        self._count(endpoint, retry=True)
-        self._sleep(delay)
 
-    def _message(self, response: httpx.Response) -> str:
-        """The registry's own words: ``errors[].code: message``, or a token service's
-        ``details``; redacted, one line."""
-        text = ""
-        try:
-            body: Any = response.json() if response.content else None
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            errors = body.get("errors")
-            if isinstance(errors, list):
-                text = "; ".join(
-                    f"{e.get('code', '?')}: {e.get('message', '')}"
-                    for e in errors
-                    if isinstance(e, dict)
-                )
-            for key in ("details", "detail", "message"):
-                if not text and isinstance(body.get(key), str):
-                    text = body[key]
-        elif response.content:
-            text = response.text
-        text = " ".join(text.split())[:300]
-        return self._redact(text) if text else f"HTTP {response.status_code}"
+    def _message(self, answer: Answer) -> str:
+        """The registry's own words (``errors[].code: message``, or a token service's
+        ``details``), redacted, one line."""
+        return self._transport.message(answer.content) or f"HTTP {answer.status}"
 
-    def _error(self, method: str, url: str, response: httpx.Response) -> HubError:
-        status = response.status_code
-        path = httpx.URL(url).path
-        what = f"the registry refused {method} {path} ({status}): {self._message(response)}"
-        common: dict[str, Any] = {"status": status, "method": method, "url": url}
-        if status == 401:
-            return HubAuthError(what, **common)
-        if status == 403:
-            return HubForbidden(what, **common)
-        if status == 404:
-            return HubNotFound(what, hint="check JANITOR_REGISTRY_URL and the names", **common)
-        return HubError(what, **common)
-
-    def _digest_header(self, response: httpx.Response, name: str, reference: str) -> str:
+    def _digest_header(self, response: Answer, name: str, reference: str) -> str:
         digest = response.headers.get("docker-content-digest")
         if digest is None and _DIGEST.match(reference):
             return reference
         if digest is None or not _DIGEST.match(digest):
             raise HubProtocolError(
                 f"the registry's answer for {name}:{reference} has no Docker-Content-Digest",
-                method=response.request.method,
-                url=response.request.url,
+                method=response.method,
+                url=response.url,
             )
         return digest
 
 
-def _media_type(response: httpx.Response) -> str | None:
+def _media_type(response: Answer) -> str | None:
     value = response.headers.get("content-type")
     if not value:
         return None
     return value.split(";")[0].strip() or None
 
 
-def _int_header(response: httpx.Response, name: str) -> int | None:
+def _int_header(response: Answer, name: str) -> int | None:
     value = response.headers.get(name)
     try:
         return int(value) if value is not None else None

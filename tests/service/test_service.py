@@ -16,13 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from janitor.emulator.faults import Fault
 from janitor.emulator.seed import load_seed
 from janitor.emulator.server import RunningEmulator, start_emulator
+from janitor.engine import running_lease_ttl
 from janitor.errors import JanitorError
 from janitor.hub.auth import Credentials
 from janitor.hub.client import HubClient
 from janitor.policy import load_policies
 from janitor.records import HubMetrics, RunMetrics, RunRecord
 from janitor.report.mail import RecordingMailer
-from janitor.service.claims import running_lease_ttl
 from janitor.service.scheduler import Service, ServiceOptions, policy_job_id
 from janitor.store import Store
 from tests.service.conftest import sqlite_store

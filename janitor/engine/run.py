@@ -1,6 +1,7 @@
-"""One run of one policy: inventory -> plan -> execute -> record (-> report).
+"""One run of one policy: inventory -> plan -> execute -> record.
 
-``run_once`` is the single run path: the CLI and the scheduled service both call it. The run is
+``run_once`` is the run itself; ``janitor.engine.policy_run.run_policy`` wraps it in everything
+around it (mode, recovery, lease, report) for the CLI and the service alike. The run is
 recorded as ``running`` before the first Hub call, every repository's decisions are stored as
 soon as they are evaluated, and every batch's outcomes as soon as Hub answers, so a crash at any
 point leaves a record that says how far the run got.
@@ -10,20 +11,16 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
-import socket
-import threading
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from janitor.backends import Backend
 from janitor.backends.select import select_backend
-from janitor.config import Settings
+from janitor.engine.context import RunContext
 from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
@@ -43,65 +40,6 @@ from janitor.records import (
 from janitor.store import Store, StoreError
 
 log = logging.getLogger("janitor.engine")
-
-Clock = Callable[[], datetime]
-Progress = Callable[[str], None]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class RunMode:
-    """Whether a run may delete, and why: the two-key rule of DESIGN.md."""
-
-    dry_run: bool
-    note: str | None = None
-
-
-def decide_mode(
-    policy: Policy, *, dry_run_flag: bool, apply_flag: bool, service: bool, settings: Settings
-) -> RunMode:
-    """``--dry-run`` never deletes. A one-shot run deletes only with ``--apply`` and a policy whose
-    mode is ``delete`` (``require_apply = false`` drops the ``--apply`` key for cron-driven
-    one-shot runs). The service deletes for ``mode: delete`` policies."""
-    if dry_run_flag:
-        return RunMode(True)
-    if policy.mode != "delete":
-        note = None
-        if apply_flag:
-            note = (
-                f"policy {policy.name!r} has mode: dry-run, so --apply still makes a dry run; "
-                "set mode: delete in the policy file to let it delete"
-            )
-        return RunMode(True, note)
-    if service or apply_flag or not settings.require_apply:
-        return RunMode(False)
-    return RunMode(
-        True,
-        f"policy {policy.name!r} has mode: delete; this was a dry run: "
-        "run `janitor run --apply` to delete",
-    )
-
-
-@dataclass
-class RunContext:
-    """What a run needs from the outside world, injected so tests use real things on loopback."""
-
-    settings: Settings
-    store: Store
-    hub_factory: Callable[[], HubClient]
-    backend_factory: Callable[[HubClient, str], Backend] | None = None
-    """Chooses the backend for a namespace; default: ``select_backend`` (config + probe)."""
-    clock: Clock = utcnow
-    stop: threading.Event = field(default_factory=threading.Event)
-    progress: Progress | None = None
-    owner: str = field(default_factory=owner_id)
 
 
 def _record(decision: Decision, outcome: str) -> DecisionRecord:
@@ -466,57 +404,6 @@ def _finish(
         f": {error}" if error else "",
     )
     return record
-
-
-def recover_stale_runs(ctx: RunContext, *, own_runs: bool = False) -> list[int]:
-    """Mark runs left ``running`` by a process that died as ``interrupted``: runs whose heartbeat
-    is older than ``stale_after``, and at once every run of a process of this host that no
-    longer exists (``owner_is_dead``). ``own_runs``: also those of ``ctx.owner`` itself, for a
-    one-shot process that starts with no run of its own in flight (a container's PID 1 comes
-    back with the same ``host:pid``)."""
-    store, now = ctx.store, ctx.clock()
-    stale_after = timedelta(seconds=ctx.settings.stale_after_seconds)
-    marked = set(
-        store.mark_stale_runs_interrupted(
-            now=now, stale_after=stale_after, owner=ctx.owner if own_runs else None
-        )
-    )
-    running = store.list_runs(status="running", limit=None)
-    dead = {r.owner for r in running if r.owner and owner_is_dead(r.owner, ctx.owner)}
-    for owner in sorted(dead):
-        marked.update(
-            store.mark_stale_runs_interrupted(now=now, stale_after=stale_after, owner=owner)
-        )
-    for run_id in sorted(marked):
-        log.warning("run %d was left running by a process that stopped: marked interrupted", run_id)
-    return sorted(marked)
-
-
-def owner_is_dead(owner: str | None, me: str) -> bool:
-    """True only when ``owner`` (``host:pid``, see ``owner_id``) is a process of this host that
-    no longer exists (or is a zombie: killed, not yet reaped). Anything in doubt (another host,
-    an owner janitor cannot read, a process that exists, a pid reused since) is False: then the
-    heartbeat's age decides."""
-    if not owner or owner == me or os.name != "posix":
-        return False
-    host, sep, pid_text = owner.rpartition(":")
-    if not sep or host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid <= 1 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # EPERM: it exists, as another user
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rpartition(")")[2].split()
-    return bool(fields) and fields[0] == "Z"
 
 
 # -- settling deletes whose answer was never read ------------------------------------------------
