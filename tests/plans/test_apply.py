@@ -113,8 +113,11 @@ def test_apply_deletes_exactly_the_unchanged_planned_images_and_records_each_ski
 def test_an_image_gone_since_the_plan_is_skipped_and_recorded(world: World) -> None:
     plan_file = _plan(world)
     world.hub.state.delete_images("acme", "web", [B1])
-    result = world.janitor("apply", str(plan_file))
+    result = world.janitor("apply", str(plan_file), "--json")
     assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["trigger"] == "apply" and body["plan_hash"].startswith("sha256:")
+    assert [(s["repository"], s["digest"]) for s in body["skipped"]] == [("web", B1)]
     (run,) = world.store.list_runs(limit=1)
     items = _items(world, run.id)
     assert items[B1].verdict == "keep"
