@@ -12,7 +12,10 @@ things janitor needs from that API:
   service grants the *intersection* of the actions asked for and those the account holds, and a
   subset is no error: the token's ``access`` claim says what was granted, ``granted()`` reads it
   and ``require_delete()`` turns a missing ``delete`` into a clear error before anything is sent.
-  Credentials go to the realm only over https (plain http only on loopback, for tests).
+  Credentials go to the realm only over https (plain http only on loopback, for tests), and
+  only on the registry's own host, on ``auth.docker.io`` for Docker's registry, or on a host
+  ``JANITOR_REGISTRY_AUTH_HOSTS`` allows: a challenge naming any other host is refused before a
+  credential leaves. ``authorize(names)`` asks for several repositories in one request.
 * **Manifests**: ``HEAD``/``GET /v2/{name}/manifests/{reference}`` (a tag or a digest) with an
   ``Accept`` header naming the four manifest and index media types Hub serves, so an index is
   returned as an index; ``Docker-Content-Digest`` is the digest.
@@ -31,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Unpack
 from urllib.parse import quote
@@ -70,7 +73,10 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+DOCKER_REGISTRY_HOSTS = frozenset({"registry-1.docker.io", "registry.docker.io"})
+DOCKER_AUTH_HOST = "auth.docker.io"  # Docker's token service, named by its registry's challenge
 SCOPE_ACTIONS = "pull,push,delete"
+SCOPES_PER_REQUEST = 25  # repositories per token request (keeps the URL short)
 DEFAULT_TOKEN_LIFETIME = 60.0  # registry-token.md: expires_in defaults to 60 seconds
 RELOGIN_GRACE = 10.0  # a token younger than this refused with 401 is not renewed
 
@@ -101,6 +107,17 @@ def repository_name(namespace: str, repository: str) -> str:
         if not isinstance(part, str) or not _NAME_PART.match(part):
             raise ValueError(f"invalid {what} for the registry: {part!r}")
     return f"{namespace}/{repository}"
+
+
+def _host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise ValueError(f"a registry name is namespace/repository, not {name!r}")
+    repository_name(*parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +223,8 @@ class RegistryClient(Endpoints):
         self,
         base_url: str = DEFAULT_REGISTRY_URL,
         credentials: Credentials | None = None,
+        *,
+        auth_hosts: Collection[str] = (),
         **options: Unpack[Options],
     ) -> None:
         url = check_base_url(base_url, "registry")
@@ -216,15 +235,17 @@ class RegistryClient(Endpoints):
             )
         self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
         self._credentials = credentials
+        self._auth_hosts = frozenset(_host(h) for h in auth_hosts if h.strip())
         self._transport = Transport(service="the registry", hint=_hint, **options)
         self._clock = self._transport.clock
         self._token_lock = threading.Lock()  # one token request at a time
         self._challenge: Challenge | None = None
         self._anonymous = False  # the registry answered /v2/ without asking for a token
         self._tokens: dict[str, _Token] = {}
+        self._groups: dict[str, tuple[str, ...]] = {}  # the names asked for with each name
         self._auth_failure: HubAuthError | None = None
         if credentials is not None:
-            self._transport.add_secret(credentials.secret)
+            self._transport.add_credentials(credentials.username, credentials.secret)
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
@@ -375,25 +396,71 @@ class RegistryClient(Endpoints):
                 method="GET",
                 url=response.url,
             )
+        if not self._may_authenticate_at(realm.host):
+            raise HubAuthError(
+                f"the registry at {httpx.URL(self._base).host} names a token service on "
+                f"{_host(realm.host)}, which is neither the registry's own host nor allowed by "
+                "JANITOR_REGISTRY_AUTH_HOSTS: janitor sends no credentials there",
+                method="GET",
+                url=response.url,
+                hint="if that host is the registry's real token service, add it to "
+                "JANITOR_REGISTRY_AUTH_HOSTS",
+            )
         self._challenge = challenge
         return challenge
 
+    def _may_authenticate_at(self, host: str) -> bool:
+        """Credentials go only to the registry's own host, to Docker's token service when the
+        registry is Docker's, or to a host the configuration allows."""
+        own = _host(httpx.URL(self._base).host)
+        realm = _host(host)
+        if realm == own or realm in self._auth_hosts:
+            return True
+        return own in DOCKER_REGISTRY_HOSTS and realm == DOCKER_AUTH_HOST
+
+    def authorize(self, names: Sequence[str]) -> None:
+        """Ask the token service once for every repository in ``names`` that has no valid
+        token yet (one ``scope`` parameter each, as ``registry-token.md`` allows), so a run
+        sends the PAT as few times as possible. Later renewals ask for the same group again."""
+        wanted: list[str] = []
+        for name in names:
+            _check_name(name)
+            if name not in wanted:
+                wanted.append(name)
+        with self._token_lock:
+            missing = [n for n in wanted if not self._valid(n)]
+            for start in range(0, len(missing), SCOPES_PER_REQUEST):
+                group = tuple(missing[start : start + SCOPES_PER_REQUEST])
+                for name in group:
+                    self._groups[name] = group
+                if not self._fetch_group(group):
+                    return  # a registry that asks for no token
+
+    def _valid(self, name: str) -> bool:
+        cached = self._tokens.get(name)
+        return cached is not None and self._clock() < cached.renew_at
+
     def _token(self, name: str) -> _Token | None:
         with self._token_lock:
-            if self._auth_failure is not None:
-                raise self._auth_failure.with_traceback(None)
-            cached = self._tokens.get(name)
-            if cached is not None and self._clock() < cached.renew_at:
-                return cached
-            challenge = self._ping()
-            if challenge is None:
-                return None
-            token = self._fetch_token(challenge, name)
-            self._tokens[name] = token
-            return token
+            if not self._valid(name):
+                self._fetch_group(self._groups.get(name, (name,)))
+            return self._tokens.get(name)
 
-    def _fetch_token(self, challenge: Challenge, name: str) -> _Token:
-        params = {"scope": f"repository:{name}:{SCOPE_ACTIONS}"}
+    def _fetch_group(self, names: tuple[str, ...]) -> bool:
+        """One token for ``names`` (under the token lock); False when none is needed."""
+        if self._auth_failure is not None:
+            raise self._auth_failure.with_traceback(None)
+        challenge = self._ping()
+        if challenge is None:
+            return False
+        for name, token in self._fetch_token(challenge, names).items():
+            self._tokens[name] = token
+        return True
+
+    def _fetch_token(self, challenge: Challenge, names: tuple[str, ...]) -> dict[str, _Token]:
+        params: dict[str, str | list[str]] = {
+            "scope": [f"repository:{name}:{SCOPE_ACTIONS}" for name in names]
+        }
         if challenge.service:
             params["service"] = challenge.service
         auth = None
@@ -409,6 +476,7 @@ class RegistryClient(Endpoints):
             bearer=None,
             basic=auth,
             parse_json=True,
+            issues_secret=True,
         )
         user = self._credentials.username if self._credentials else "anonymous"
         if response.status != 200:
@@ -441,19 +509,22 @@ class RegistryClient(Endpoints):
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
             lifetime = float(expires_in) if expires_in > 0 else DEFAULT_TOKEN_LIFETIME
         now = self._clock()
-        granted = _granted_actions(value, name)
-        log.debug(
-            "registry token for %s: %s, valid %.0f s",
-            name,
-            ",".join(sorted(granted)) if granted is not None else "grant not stated",
-            lifetime,
-        )
-        return _Token(
-            value=value,
-            obtained_at=now,
-            renew_at=now + lifetime - min(10.0, lifetime / 5),
-            granted=granted,
-        )
+        tokens: dict[str, _Token] = {}
+        for name in names:
+            granted = _granted_actions(value, name)
+            log.debug(
+                "registry token for %s: %s, valid %.0f s",
+                name,
+                ",".join(sorted(granted)) if granted is not None else "grant not stated",
+                lifetime,
+            )
+            tokens[name] = _Token(
+                value=value,
+                obtained_at=now,
+                renew_at=now + lifetime - min(10.0, lifetime / 5),
+                granted=granted,
+            )
+        return tokens
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -472,10 +543,7 @@ class RegistryClient(Endpoints):
         """A manifest request with the repository's token; renews the token once on a 401."""
         if not (_DIGEST.match(reference) or _TAG.match(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
-        parts = name.split("/")
-        if len(parts) != 2:
-            raise ValueError(f"a registry name is namespace/repository, not {name!r}")
-        repository_name(*parts)
+        _check_name(name)
         url = f"{self._base}/v2/{name}/manifests/{quote(reference, safe=':')}"
         renewed = False
         while True:
@@ -513,9 +581,9 @@ class RegistryClient(Endpoints):
                     method=method,
                     url=url,
                 )
-            with self._token_lock:
-                if self._tokens.get(name) is token:
-                    del self._tokens[name]
+            with self._token_lock:  # every repository that shared the refused token renews
+                for shared in [n for n, t in self._tokens.items() if t.value == token.value]:
+                    del self._tokens[shared]
             renewed = True
 
     def _request(
@@ -526,11 +594,12 @@ class RegistryClient(Endpoints):
         endpoint: str,
         mode: Mode,
         passthrough: Collection[int] = (),
-        params: dict[str, str] | None = None,
+        params: dict[str, str | list[str]] | None = None,
         bearer: str | None,
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,
         parse_json: bool = False,
+        issues_secret: bool = False,
     ) -> Answer:
         """One logical request through the transport, with the registry's headers."""
         headers: dict[str, str] = {}
@@ -548,6 +617,7 @@ class RegistryClient(Endpoints):
             auth=basic,
             passthrough=passthrough,
             parse_json=parse_json,
+            issues_secret=issues_secret,
         )
 
     def _message(self, answer: Answer) -> str:

@@ -24,6 +24,7 @@ safe lives here, once:
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import logging
@@ -33,7 +34,9 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Self, TypedDict, Unpack
+from urllib.parse import quote
 
 import httpx
 
@@ -50,7 +53,13 @@ from janitor.hub.errors import (
     safe_url,
 )
 from janitor.hub.models import CallStats, RateLimitState
-from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
+from janitor.hub.ratelimit import (
+    DEFAULT_MAX_WAIT,
+    RateLimiter,
+    WaitTooLong,
+    backoff_delay,
+    retry_wait,
+)
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -95,14 +104,25 @@ class Options(TypedDict, total=False):
     user_agent: str
     clock: Callable[[], float]  # unix time
     sleep: Callable[[float], None]
-    max_wait: float  # the longest wait janitor accepts
+    max_wait: float  # the longest wait janitor accepts (JANITOR_MAX_WAIT_SECONDS)
     backoff: float  # the first retry's delay; doubles each time
     max_rate_limit_waits: int  # 429s waited out per call before giving up
     rng: random.Random | None  # jitter
+    deadline: float  # seconds one whole exchange may take (default: 4 x timeout)
+    max_body: int  # bytes of one answer janitor reads at most
 
 
 def loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def iso_utc(when: float) -> str:
+    """A unix time as ISO 8601 UTC to the second (``2026-12-06T12:00:00Z``)."""
+    try:
+        moment = datetime.fromtimestamp(when, UTC)
+    except (OverflowError, OSError, ValueError):
+        return "an unknown time (past the year 9999)"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_base_url(base_url: str, what: str) -> httpx.URL:
@@ -150,6 +170,22 @@ class Answer:
 
 Hint = Callable[[int, str], str | None]
 
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY = 32 * MIB  # a listing page of 100 rows is well under 1 MiB
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"{size} bytes")
+
+
+class _TooSlow(httpx.ReadTimeout):
+    """The whole answer did not arrive within the deadline: a timeout like httpx's own."""
+
+    def __init__(self, deadline: float, request: httpx.Request) -> None:
+        super().__init__(f"no complete answer within {deadline:g} s", request=request)
+
 
 class Transport:
     """Sends one logical call until it has a usable answer; thread safe.
@@ -170,13 +206,15 @@ class Transport:
         self.max_rate_limit_waits = options.get("max_rate_limit_waits", 20)
         self.clock = options.get("clock", time.time)
         self._timeout = options.get("timeout", 30.0)
+        self._deadline = options.get("deadline", 4 * self._timeout)
+        self._max_body = options.get("max_body", DEFAULT_MAX_BODY)
         self._verify = tls_context(options.get("verify", True))
         self._transport = options.get("transport")
         self._headers = {"User-Agent": options.get("user_agent", DEFAULT_USER_AGENT)}
         if accept is not None:
             self._headers["Accept"] = accept
         self._sleep = options.get("sleep", time.sleep)
-        self._max_wait = options.get("max_wait", 120.0)
+        self._max_wait = options.get("max_wait", DEFAULT_MAX_WAIT)
         self._backoff = options.get("backoff", 0.5)
         self._rng = options.get("rng") or random.Random()
         self._hint = hint or (lambda _status, _endpoint: None)
@@ -224,9 +262,17 @@ class Transport:
     # -- secrets ------------------------------------------------------------------------------
 
     def add_secret(self, value: str) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
+        """Never show ``value``, nor its spellings in JSON and in a URL."""
+        if not value or len(value) < 4:
+            return
+        forms = {value, json.dumps(value)[1:-1], quote(value, safe="")}
+        with self._lock:
+            self._secrets.update(forms)
+
+    def add_credentials(self, username: str, secret: str) -> None:
+        """Never show ``secret``, nor the HTTP Basic header that carries it with ``username``."""
+        self.add_secret(secret)
+        self.add_secret(base64.b64encode(f"{username}:{secret}".encode()).decode("ascii"))
 
     def redact(self, text: str) -> str:
         """The other side's text, minus anything janitor knows to be secret."""
@@ -260,9 +306,12 @@ class Transport:
         auth: httpx.Auth | None = None,
         passthrough: Collection[int] = (),
         parse_json: bool = True,
+        issues_secret: bool = False,
     ) -> Answer:
         """Send until there is a usable answer (2xx or ``passthrough``); raise the error tree
-        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer."""
+        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer.
+        The parsed body is redacted, except a 2xx that ``issues_secret`` (a login's or a token
+        service's answer, which carries the new token itself)."""
         attempt = 0
         waits = 0
         paced = mode != "login"
@@ -270,12 +319,27 @@ class Transport:
         what = f"{method} {path}"
         while True:
             if paced:
-                self.limiter.acquire()
+                try:
+                    self.limiter.acquire()
+                except WaitTooLong as exc:
+                    raise self._too_long(method, url, exc.until, exc.why) from None
             started = time.perf_counter()
             try:
-                response = self._client().request(
-                    method, url, params=params, json=json_body, headers=headers, auth=auth
+                response = self._fetch(
+                    method, url, params=params, json_body=json_body, headers=headers, auth=auth
                 )
+            except _TooLarge as exc:
+                if paced:
+                    self.limiter.release()
+                self.count(endpoint)
+                raise HubProtocolError(
+                    f"{self.service}'s answer to {what} is larger than janitor reads "
+                    f"({exc.size / MIB:.1f} MiB; at most {self._max_body / MIB:.0f} MiB)",
+                    method=method,
+                    url=url,
+                    maybe_applied=mode == "once",
+                    hint="check the configured URL; a listing page of 100 rows is far smaller",
+                ) from None
             except httpx.TransportError as exc:
                 if paced:
                     self.limiter.release()
@@ -284,7 +348,11 @@ class Transport:
                 log.debug("%s failed: %s", what, type(exc).__name__)
                 if (mode == "once" and sent) or attempt >= self.max_retries or untrusted(exc):
                     raise map_transport_error(
-                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
+                        exc,
+                        method=method,
+                        url=url,
+                        maybe_applied=mode == "once" and sent,
+                        redact=self.redact,
                     ) from None
                 attempt += 1
                 self._retry(what, endpoint, attempt, f"failed ({type(exc).__name__})", None)
@@ -304,7 +372,7 @@ class Transport:
                 if waits >= self.max_rate_limit_waits:
                     raise self.error(method, url, endpoint, response)
                 waits += 1
-                self._wait_out_429(endpoint, response, sleep_here=not paced)
+                self._wait_out_429(method, url, endpoint, response, sleep_here=not paced)
                 continue
             if status >= 500:
                 if mode == "once" or attempt >= self.max_retries:
@@ -333,7 +401,7 @@ class Transport:
                         attempt += 1
                         self._retry(what, endpoint, attempt, "answered unreadable JSON", None)
                         continue
-            if not 200 <= status < 300:
+            if not (issues_secret or mode == "login") or not 200 <= status < 300:
                 body = self.redact_json(body)
             return Answer(
                 method=method,
@@ -344,24 +412,69 @@ class Transport:
                 body=body,
             )
 
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | list[str]] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None,
+    ) -> httpx.Response:
+        """One HTTP exchange, its body read whole within the deadline and the size cap (httpx's
+        timeouts are per read: a body that drips a byte a second never trips them)."""
+        client = self._client()
+        request = client.build_request(method, url, params=params, json=json_body, headers=headers)
+        deadline = time.monotonic() + self._deadline
+        response = client.send(request, auth=auth, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body:
+                raise _TooLarge(int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded: a compressed bomb counts in full
+                size += len(chunk)
+                if size > self._max_body:
+                    raise _TooLarge(size)
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _TooSlow(self._deadline, request)
+            if time.monotonic() > deadline:
+                raise _TooSlow(self._deadline, request)
+            response._content = b"".join(chunks)  # what httpx's own read() sets
+        finally:
+            response.close()
+        return response
+
     def _retry(
         self, what: str, endpoint: str, attempt: int, why: str, response: httpx.Response | None
     ) -> None:
+        now = self.clock()
         delay = backoff_delay(
             attempt,
             base=self._backoff,
             max_wait=self._max_wait,
             rng=self._rng,
-            now=self.clock(),
+            now=now,
             headers=response.headers if response is not None else None,
         )
+        if delay > self._max_wait:
+            assert response is not None  # only an answer's Retry-After asks for that long
+            request = response.request
+            raise self._too_long(request.method, str(request.url), now + delay, f"it {why}")
         log.info("%s %s; retry %d of %d in %.1f s", what, why, attempt, self.max_retries, delay)
         self.count(endpoint, retry=True)
         self._sleep(delay)
 
-    def _wait_out_429(self, endpoint: str, response: httpx.Response, *, sleep_here: bool) -> None:
-        """Every thread waits until the retry time the answer names (with jitter); paced calls
-        do the waiting in the limiter's ``acquire()``, login calls (not paced) here."""
+    def _wait_out_429(
+        self, method: str, url: str, endpoint: str, response: httpx.Response, *, sleep_here: bool
+    ) -> None:
+        """Every thread waits until the retry time the answer names, never less (a login sent
+        early can lock the account out, docker/hub-feedback#2201); past ``max_wait`` the call
+        fails at once, naming that time. Paced calls wait in the limiter's ``acquire()``,
+        login calls (not paced) here."""
         now = self.clock()
         wait = retry_wait(response.headers, now)
         if wait is None:
@@ -374,8 +487,11 @@ class Transport:
             wait = backoff_delay(
                 1, base=self._backoff, max_wait=self._max_wait, rng=self._rng, now=now
             )
-        wait = min(wait, self._max_wait)
-        wait += self._rng.uniform(0, min(1.0, 0.1 * wait + 0.05))
+        if wait > self._max_wait:
+            self.count(endpoint, retry=True)
+            raise self._too_long(method, url, now + wait, "it answered 429")
+        jitter = self._rng.uniform(0, min(1.0, 0.1 * wait + 0.05))
+        wait = min(wait + jitter, max(wait, self._max_wait))
         log.info(
             "%s rate limit hit (%s): waiting %.1f s before retrying", self.service, endpoint, wait
         )
@@ -383,6 +499,21 @@ class Transport:
         self.limiter.block_until(now + wait)
         if sleep_here:
             self._sleep(wait)
+
+    def _too_long(self, method: str, url: str, until: float, why: str) -> HubRateLimited:
+        """The call fails at once: the other side asks for a longer wait than janitor accepts."""
+        when = iso_utc(until)
+        service = self.service[0].upper() + self.service[1:]
+        return HubRateLimited(
+            f"{service} asks janitor to wait until {when} ({until - self.clock():.0f} s) before "
+            f"{method} {httpx.URL(url).path}, as {why}; that is longer than "
+            f"JANITOR_MAX_WAIT_SECONDS ({self._max_wait:.0f} s)",
+            retry_at=until,
+            method=method,
+            url=url,
+            status=429,
+            hint=f"try again after {when}",
+        )
 
     # -- the error tree -----------------------------------------------------------------------
 
@@ -483,3 +614,8 @@ class Endpoints:
     @property
     def stats(self) -> CallStats:
         return self._transport.stats
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        """The rate-limit headers of the latest answer that had any."""
+        return self._transport.rate_limit

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from janitor.errors import ConfigError
 from janitor.hub.models import Image, RepositoryInventory, TagRef
 from janitor.plan import Decision, RepositoryPlan
 from janitor.plans.saved import (
@@ -35,7 +36,7 @@ from janitor.plans.saved import (
     read_saved_plan,
 )
 from janitor.policy import Policy, evaluate_repository
-from janitor.policy.durations import Duration
+from janitor.policy.durations import Duration, parse_duration
 from janitor.policy.evaluation import PROTECT_LABEL
 
 FUTURE_TOLERANCE_SECONDS = 300
@@ -88,11 +89,15 @@ def planner_for(
     *,
     hub_url: str,
     now: datetime,
-    max_age: Duration,
+    max_age: str,
     allow_policy_change: bool,
 ) -> SavedPlanPlanner:
     """Read the saved plan at ``path``, load its policy as it is now (with today's protect
     list), refuse what :func:`check_plan` refuses, and return the planner that applies it."""
+    try:
+        limit = parse_duration(max_age)
+    except ValueError as exc:
+        raise ConfigError(f"JANITOR_PLAN_MAX_AGE: {exc}") from None
     saved, plan_hash = read_saved_plan(path)
     policy = load_policy(saved.policy)
     check_plan(
@@ -100,7 +105,7 @@ def planner_for(
         policy,
         hub_url=hub_url,
         now=now,
-        max_age=max_age,
+        max_age=limit,
         allow_policy_change=allow_policy_change,
     )
     return SavedPlanPlanner(saved=saved, policy=policy, plan_hash=plan_hash, path=path)

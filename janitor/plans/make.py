@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from janitor.backends.select import select_backend
+from janitor.backends.select import namespace_backend
 from janitor.config import Settings
 from janitor.hub.client import HubClient
 from janitor.plan import Plan
@@ -16,13 +16,8 @@ def plan_from_hub(
     client: HubClient, policy: Policy, settings: Settings, now: datetime
 ) -> tuple[Plan, str]:
     """The plan of ``policy`` at ``now`` from a fresh listing, and the backend's name."""
-    backend = select_backend(client, policy.namespace, settings=settings)
-    try:
+    with namespace_backend(client, policy.namespace, settings=settings) as backend:
         inventories = backend.inventory(
             policy.namespace, repositories=policy.covers, concurrency=settings.concurrency
         )
         return evaluate(inventories, policy, now), backend.name
-    finally:
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()  # the registry backend's own client

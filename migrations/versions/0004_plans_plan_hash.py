@@ -1,7 +1,7 @@
 """runs.plan_hash: the saved plan a `janitor apply` run applied.
 
-Revision ID: 0002_plans
-Revises: 0001
+Revision ID: 0004_plans
+Revises: 0003_dashboard
 Create Date: 2026-12-06
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_plans"
-down_revision: str | None = "0001"
+revision: str = "0004_plans"
+down_revision: str | None = "0003_dashboard"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
