@@ -204,3 +204,10 @@ def test_apply_keeps_the_two_keys_a_dry_run_policy_or_flag_deletes_nothing(
     assert result.exit_code == 0, result.output
     assert "has mode: dry-run, so --apply still makes a dry run" in result.output
     assert {d for _, d in world.digests()} >= PLANNED
+
+
+def test_a_bad_janitor_plan_max_age_is_a_config_error(world: World) -> None:
+    plan_file = _plan(world)
+    world.env["JANITOR_PLAN_MAX_AGE"] = "2x"
+    line = _refused(world, plan_file)
+    assert line.startswith("error: JANITOR_PLAN_MAX_AGE: '2x' is not a duration")
