@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import httpx
 
@@ -94,6 +94,15 @@ class Settings:
     window); past it the call fails at once, naming the time it may be retried."""
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
+    http_token: Secret | None = field(default=None, repr=False)
+    """The dashboard's token (bearer or basic password); required off loopback."""
+    metrics_auth: bool = False
+    """/metrics needs the token too (it is open by default, for Prometheus)."""
+    public_url: str | None = None
+    """Where people reach the dashboard, for links in notifications."""
+    notify: tuple[Secret, ...] = field(default=(), repr=False)
+    """Apprise URLs notified of failed runs, deletions and the weekly digest (they carry
+    tokens: secrets)."""
 
     @property
     def hub_is_default(self) -> bool:
@@ -126,7 +135,16 @@ _KEYS: dict[str, str] = {
     "timeout": "JANITOR_TIMEOUT",
     "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
     "registry_auth_hosts": "JANITOR_REGISTRY_AUTH_HOSTS",
+    "http_token": "JANITOR_HTTP_TOKEN",
+    "http_token_file": "JANITOR_HTTP_TOKEN_FILE",
+    "metrics_auth": "JANITOR_METRICS_AUTH",
+    "public_url": "JANITOR_PUBLIC_URL",
+    "notify": "JANITOR_NOTIFY",
+    "notify_file": "JANITOR_NOTIFY_FILE",
 }
+_TOKEN = re.compile(r"[\x21-\x7e]{16,512}")
+_SECRET_KEYS = ("hub_token", "smtp_password", "http_token", "notify")
+"""Keys whose values are secrets: never in the config file (``<key>_file`` is)."""
 # SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
 # under the same lower-case names and they are exported to that reader.
 _SMTP_KEYS = {
@@ -137,6 +155,13 @@ _SMTP_KEYS = {
     "smtp_from": "JANITOR_SMTP_FROM",
     "smtp_security": "JANITOR_SMTP_SECURITY",
 }
+
+
+def environment_variables() -> frozenset[str]:
+    """Every environment variable the settings read (deployment files are checked against it)."""
+    return frozenset(
+        {*_KEYS.values(), *_SMTP_KEYS.values(), "JANITOR_SMTP_PASSWORD", "JANITOR_CONFIG"}
+    )
 
 
 def _bool(name: str, value: str) -> bool:
@@ -193,7 +218,7 @@ def _load_toml(path: Path) -> dict[str, str]:
     known = set(_KEYS) | set(_SMTP_KEYS)
     values: dict[str, str] = {}
     for key, value in data.items():
-        if key in {"hub_token", "smtp_password"}:
+        if key in _SECRET_KEYS:
             raise ConfigError(
                 f"{path}: {key}: secrets do not belong in the config file; "
                 f"use {key}_file or the environment"
@@ -382,4 +407,50 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             )
         ),
         smtp_env=smtp_env,
+        **_service_ux(get),
     )
+
+
+class _ServiceUx(TypedDict):
+    http_token: Secret | None
+    metrics_auth: bool
+    public_url: str | None
+    notify: tuple[Secret, ...]
+
+
+def _service_ux(get: Callable[[str], str | None]) -> _ServiceUx:
+    """The dashboard's and the notifications' settings."""
+    token: Secret | None = None
+    if (value := get("http_token")) is not None:
+        token = Secret(value.strip())
+    elif (value := get("http_token_file")) is not None:
+        token = _read_secret_file("JANITOR_HTTP_TOKEN_FILE", value)
+    if token is not None and not _TOKEN.fullmatch(token.reveal()):
+        raise ConfigError(
+            "JANITOR_HTTP_TOKEN: use at least 16 printable ASCII characters without spaces "
+            "(e.g. `openssl rand -hex 24`)"
+        )
+    public_url = get("public_url")
+    if public_url is not None:
+        public_url = str(_http_url("JANITOR_PUBLIC_URL", public_url)).rstrip("/")
+    notify_text = get("notify")
+    if notify_text is None and (path := get("notify_file")) is not None:
+        notify_text = _read_secret_file("JANITOR_NOTIFY_FILE", path).reveal()
+    from janitor.notify import parse_notify_urls
+
+    try:
+        urls = parse_notify_urls(notify_text or "")
+    except ValueError as exc:  # names the URL's scheme and position, never the URL
+        raise ConfigError(f"JANITOR_NOTIFY: {exc}") from None
+    metrics_auth = _bool("JANITOR_METRICS_AUTH", get("metrics_auth") or "false")
+    if metrics_auth and token is None:
+        raise ConfigError(
+            "JANITOR_METRICS_AUTH: /metrics can need a token only when "
+            "JANITOR_HTTP_TOKEN (or JANITOR_HTTP_TOKEN_FILE) is set"
+        )
+    return {
+        "http_token": token,
+        "metrics_auth": metrics_auth,
+        "public_url": public_url,
+        "notify": tuple(Secret(u) for u in urls),
+    }

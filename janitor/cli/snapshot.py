@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
-from janitor.hub.inventory import iter_inventory
 from janitor.snapshot import write_snapshot
 
 
@@ -28,10 +28,12 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
     --snapshot FILE`, or serve it with `janitor emulator serve --seed FILE`."""
     if not namespace or namespace in (".", "..") or "/" in namespace or not namespace.isprintable():
         raise UsageError(f"{namespace!r} is not a Docker Hub namespace")
-    with app.hub_client() as client:
-        count = write_snapshot(
-            iter_inventory(client, namespace, concurrency=app.settings.concurrency),
-            namespace,
-            output,
+    with (
+        app.hub_client() as client,
+        namespace_backend(client, namespace, settings=app.settings) as backend,
+    ):
+        inventories = backend.inventory(
+            namespace, repositories=lambda name: True, concurrency=app.settings.concurrency
         )
+        count = write_snapshot(inventories, namespace, output)
     click.echo(f"wrote {count} images of {namespace} to {output}")

@@ -27,6 +27,7 @@ from janitor.emulator.api import (
     auth,
     delete,
     images,
+    manifests,
     registry,
     repositories,
     repository_info,
@@ -310,7 +311,13 @@ def create_app(
         # The current API, where delete-images is gone: Hub's tag DELETE, the repository read
         # (immutable tags), and the registry (its token service included) under /registry.
         Route(REPO + "/tags/{tag}", tags_delete.delete_tag, methods=["DELETE"]),
+        Route(
+            "/v2/repositories/{namespace}/{repository}/tags/{tag}/",
+            tags_delete.delete_tag_legacy,
+            methods=["DELETE"],
+        ),
         Route(REPO, repository_info.get_repository, methods=["GET"]),
+        Route(REPO + "/manifests", manifests.list_manifests, methods=["GET"]),
         Route(REGISTRY_PREFIX + "/v2/", registry.ping, methods=["GET"]),
         Route(TOKEN_PATH, registry.token, methods=["GET"]),
         Route(
@@ -345,4 +352,5 @@ def create_app(
     app.ctx = ctx
     app.state.ctx = ctx
     app.state.registry_tokens = RegistryTokens()
+    app.state.registry_pulls = registry.PullCounter()
     return app

@@ -22,6 +22,11 @@ A :class:`Fault` matches a request by method and a regular expression searched i
 ``next_404``
     on the first matching *last* page of a listing, add a ``next`` link to the page after it, which
     answers 404 as every page past the end does (a quirk seen on the live Hub).
+``drop_row``
+    the next matching page of a listing silently leaves out its first row (``count`` unchanged):
+    a listing that does not add up.
+``repeat_page``
+    the next matching page after the first serves the rows of the page before it again.
 
 The CLI takes a fault as ``KIND[:key=value[,key=value...]]``, e.g.
 ``status:status=503,method=POST,path=delete-images,times=2`` or ``slow:delay=1.5``.
@@ -34,7 +39,17 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-FaultKind = Literal["status", "drop", "slow", "malformed", "rate_limit", "echo", "next_404"]
+FaultKind = Literal[
+    "status",
+    "drop",
+    "slow",
+    "malformed",
+    "rate_limit",
+    "echo",
+    "next_404",
+    "drop_row",
+    "repeat_page",
+]
 FAULT_KINDS: tuple[str, ...] = (
     "status",
     "drop",
@@ -43,6 +58,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "rate_limit",
     "echo",
     "next_404",
+    "drop_row",
+    "repeat_page",
 )
 
 # Fired by the request pipeline before the handler runs; the others need the handler's help.

@@ -17,21 +17,22 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
 
 from janitor.hub.auth import Credentials, HubAuth, TokenManager
-from janitor.hub.errors import HubError, HubProtocolError
+from janitor.hub.errors import HubError, HubProtocolError, IncompleteListing
 from janitor.hub.models import (
     DeleteResult,
     DeleteWarning,
     Image,
     ImagesSummary,
     ManifestRef,
+    ManifestRow,
     Repository,
     Tag,
     TagRef,
@@ -43,6 +44,7 @@ from janitor.hub.parse import (
     parse_delete_validation,
     parse_image,
     parse_images_summary,
+    parse_manifests_page,
     parse_page,
     parse_repository,
     parse_tag,
@@ -64,6 +66,7 @@ log = logging.getLogger("janitor.hub")
 
 DEFAULT_BASE_URL = "https://hub.docker.com"
 PAGE_SIZE = 100  # the maximum Hub allows; fewest calls
+T = TypeVar("T")
 
 
 REPOSITORY_ORDERINGS = frozenset(
@@ -84,6 +87,16 @@ def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value or value in (".", "..") or "/" in value:
         raise ValueError(f"invalid {what}: {value!r}")
     return quote(value, safe=":@")
+
+
+def _row_key(row: Any) -> object:
+    """What identifies a row of a listing: its name (repositories, tags) or digest (images)."""
+    if isinstance(row, dict):
+        for field in ("name", "digest", "manifest_digest"):
+            value = row.get(field)
+            if isinstance(value, str):
+                return (field, value)
+    return json.dumps(row, sort_keys=True, default=str)
 
 
 class HubClient(Endpoints):
@@ -207,7 +220,8 @@ class HubClient(Endpoints):
     # -- paging ----------------------------------------------------------------------------
 
     def _follow(self, link: str) -> str:
-        """A ``next`` link, moved onto the configured base URL and kept at page_size=100."""
+        """A ``next`` link as Hub gives it, moved onto the configured base URL (re-hosted
+        only: its query, ``page_size`` included, is Hub's own)."""
         try:
             url = httpx.URL(self.base_url + "/").join(link)
             base = self._base
@@ -215,8 +229,6 @@ class HubClient(Endpoints):
                 prefix = base.path.rstrip("/")  # janitor may reach Hub's API below a proxy's path
                 path = url.path if url.path.startswith(prefix + "/") else prefix + url.path
                 url = url.copy_with(scheme=base.scheme, host=base.host, port=base.port, path=path)
-            if url.params.get("page_size") != str(PAGE_SIZE):
-                url = url.copy_set_param("page_size", str(PAGE_SIZE))
         except (httpx.InvalidURL, TypeError):
             raise HubProtocolError(
                 "Docker Hub sent a next link janitor cannot follow", method="GET", url=self.base_url
@@ -224,15 +236,24 @@ class HubClient(Endpoints):
         return str(url)
 
     def _pages(
-        self, endpoint: str, path: str, params: dict[str, str] | None = None
+        self,
+        endpoint: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        key: Callable[[Any], object] = _row_key,
     ) -> Iterator[list[Any]]:
-        """The ``results`` of each page, one page at a time."""
+        """The ``results`` of each page, one page at a time, checked as they come: no row twice
+        (by ``key``), the same ``count`` on every page, and at the end exactly ``count`` rows.
+        A listing that does not add up raises ``IncompleteListing``."""
         url = self._url(path)
         query: dict[str, str] | None = {**(params or {}), "page_size": str(PAGE_SIZE)}
         what = f"{endpoint} of {path}"
         seen = 0
         count: int | None = None
+        first_count: int | None = None
         visited: set[str] = set()
+        keys: set[int] = set()
         while True:
             answer = self._call(
                 "GET", url, endpoint=endpoint, params=query, passthrough=() if query else (404,)
@@ -241,7 +262,7 @@ class HubClient(Endpoints):
                 if count is not None and seen >= count:
                     log.debug("%s: next link answered 404 after all %d items", path, seen)
                     return
-                raise HubProtocolError(
+                raise IncompleteListing(
                     f"Docker Hub's listing of {path} broke off: its next page answered 404 "
                     f"after {seen} of {count if count is not None else 'an unknown number of'} "
                     "items",
@@ -250,26 +271,66 @@ class HubClient(Endpoints):
                     url=url,
                 )
             results, count, link = parse_page(answer.body, what)
+            if query is not None:
+                first_count = count
+            elif count != first_count:
+                raise IncompleteListing(
+                    f"Docker Hub's listing of {path} changed while janitor read it (count "
+                    f"{first_count} on the first page, {count} later)",
+                    method="GET",
+                    url=url,
+                )
+            next_url = self._follow(link) if link is not None else None
+            if next_url is not None and next_url in visited:
+                raise HubProtocolError(
+                    f"Docker Hub's next links for {path} go round in a loop", method="GET", url=url
+                )
+            for row in results:
+                marker = hash(key(row))
+                if marker in keys:
+                    raise IncompleteListing(
+                        f"Docker Hub's listing of {path} sent a row twice (after {seen} rows): "
+                        "a page was repeated or the listing moved while janitor read it",
+                        method="GET",
+                        url=url,
+                    )
+                keys.add(marker)
             if results:
                 yield results
             seen += len(results)
-            if link is None:
+            if next_url is None:
+                if count is not None and seen != count:
+                    raise IncompleteListing(
+                        f"Docker Hub's listing of {path} gave {seen} rows but counted {count}",
+                        method="GET",
+                        url=url,
+                    )
                 return
             if not results:
                 if count is not None and seen >= count:
                     return
-                raise HubProtocolError(
+                raise IncompleteListing(
                     f"Docker Hub sent an empty page of {path} with a next link after {seen} of "
                     f"{count} items",
                     method="GET",
                     url=url,
                 )
-            url, query = self._follow(link), None
-            if url in visited:
-                raise HubProtocolError(
-                    f"Docker Hub's next links for {path} go round in a loop", method="GET", url=url
-                )
+            url, query = next_url, None
             visited.add(url)
+
+    def complete(self, read: Callable[[], Iterator[T]], what: str) -> list[T]:
+        """A whole listing; read once more when it did not add up, then refused."""
+        try:
+            return list(read())
+        except IncompleteListing as first:
+            log.info("%s did not add up (%s); reading it again", what, first.summary)
+        try:
+            return list(read())
+        except IncompleteListing as again:
+            again.summary = (
+                f"{what} did not add up twice, so janitor does not plan from it: {again.summary}"
+            )
+            raise
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -294,6 +355,55 @@ class HubClient(Endpoints):
         for page in self._pages("tags", path):
             for item in page:
                 yield parse_tag(item, where)
+
+    def list_tags(self, namespace: str, repository: str) -> list[Tag]:
+        """Every current tag of a repository, from a listing that adds up (read at most twice)."""
+        return self.complete(
+            lambda: self.iter_tags(namespace, repository),
+            f"the tags listing of {namespace}/{repository}",
+        )
+
+    def iter_manifests(self, namespace: str, repository: str) -> Iterator[ManifestRow]:
+        """Every manifest of a repository, tagged or not (``GET .../repositories/{repo}/manifests``,
+        Hub's web UI listing, outside the published spec; docker/roadmap#795): the next page is
+        asked for by passing ``last_evaluated_key`` back, until a page has none. Checked as it
+        comes: no digest twice, no key twice, no empty page with a key (``IncompleteListing``);
+        a shape janitor does not understand raises ``UnknownShape``."""
+        path = self._repo_path(namespace, repository) + "/manifests"
+        url = self._url(path)
+        where = f"{namespace}/{repository}"
+        params: dict[str, str] | None = None
+        keys: set[str] = set()
+        digests: set[str] = set()
+        while True:
+            answer = self._call("GET", url, endpoint="manifests", params=params)
+            rows, key = parse_manifests_page(answer.body, where)
+            for row in rows:
+                if row.digest in digests:
+                    raise IncompleteListing(
+                        f"Docker Hub's manifests listing of {where} sent {row.digest[:19]} twice",
+                        method="GET",
+                        url=url,
+                    )
+                digests.add(row.digest)
+            yield from rows
+            if key is None:
+                return
+            if key in keys or not rows:
+                raise IncompleteListing(
+                    f"Docker Hub's manifests listing of {where} "
+                    + ("repeated a page key" if key in keys else "sent an empty page with a key"),
+                    method="GET",
+                    url=url,
+                )
+            keys.add(key)
+            params = {"last_evaluated_key": key}
+
+    def first_manifests_page(self, namespace: str, repository: str) -> list[ManifestRow]:
+        """The first page of the manifests listing (the probe of whether Hub serves it)."""
+        path = self._repo_path(namespace, repository) + "/manifests"
+        answer = self._call("GET", self._url(path), endpoint="manifests")
+        return parse_manifests_page(answer.body, f"{namespace}/{repository}")[0]
 
     def iter_images(
         self,

@@ -140,6 +140,21 @@ class HubProtocolError(HubError):
     default_hint = "Docker Hub's answer did not have the documented shape"
 
 
+class UnknownShape(HubProtocolError):
+    """An answer of an endpoint outside the published spec (the manifests listing) in a shape
+    janitor does not understand: never guessed at; the caller falls back to what it knows."""
+
+
+class IncompleteListing(HubProtocolError):
+    """A paged listing whose rows do not add up (fewer or more than its ``count``, a row or a
+    page repeated, a ``count`` that changed): janitor never plans from it."""
+
+    default_hint = (
+        "the listing changed while janitor read it, or Docker Hub dropped rows; the next run "
+        "reads it again"
+    )
+
+
 # Transport exceptions raised before a single byte of the request left: repeating is always safe.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
