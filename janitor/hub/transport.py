@@ -6,7 +6,9 @@ safe lives here, once:
 
 * **Pacing**: a ``RateLimiter`` fed by every answer's rate-limit headers; one per client.
 * **429**: every thread waits until the time the answer names (``X-Retry-After``,
-  ``Retry-After``, else ``X-RateLimit-Reset``); a login is never resent before it.
+  ``Retry-After``, else ``X-RateLimit-Reset``), never less; a login is never resent before it.
+  A wait longer than ``max_wait`` (``JANITOR_MAX_WAIT_SECONDS``) is never started: the call
+  fails at once with ``HubRateLimited`` naming the UTC time it may be retried.
 * **Retries**: a read (``mode="read"``, and a login) is retried with exponential backoff and
   jitter on 5xx, timeouts, dropped connections and unreadable JSON. A write (``mode="once"``)
   is resent only when it provably was not sent or not applied: a connect error (nothing left
@@ -14,10 +16,16 @@ safe lives here, once:
   it once). After a timeout, a dropped connection, a 5xx or an unreadable answer it raises with
   ``maybe_applied=True``: the caller re-checks, never repeats.
 * **TLS**: a certificate that fails verification is final; asking again cannot help.
+* **Deadline and size**: each exchange is read within an overall deadline (httpx's timeouts
+  are per read) and under a size cap (counted decompressed). A deadline overrun is a timeout
+  (a read retries, a write raises ``maybe_applied``); an answer past the cap is refused. The
+  deadline covers the body; a server that drips its status line and headers is bounded only by
+  httpx's per-read timeout and h11's header size limit.
 * **Redaction**: every secret the client learns (a password, a PAT, tokens, 2FA codes) is
-  registered here, and every text or JSON value from the other side that janitor keeps (error
-  messages, ``errinfo``, the bodies of non-2xx answers handed back to the client) goes through
-  ``redact`` before it can reach a log, an exception or the store.
+  registered here (with its JSON, URL and HTTP Basic spellings), and every text or JSON value
+  from the other side that janitor keeps (error messages, ``errinfo``, ``txnid``, every parsed
+  body but the one that issues a token) goes through ``redact`` before it can reach a log, an
+  exception or the store; a message is redacted before it is cut to length.
 * **Counting**: one ``CallStats`` per client, every request and every retry.
 * **Errors**: httpx exceptions and unwanted statuses become the ``errors`` tree, here only.
 """
