@@ -85,6 +85,9 @@ class Settings:
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
     timeout: float = 30.0
+    max_wait_seconds: float = 900.0
+    """The longest wait Hub or the registry may ask for (a 429's retry time, a used-up rate-limit
+    window); past it the call fails at once, naming the time it may be retried."""
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
 
@@ -117,6 +120,7 @@ _KEYS: dict[str, str] = {
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
+    "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
 }
 # SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
 # under the same lower-case names and they are exported to that reader.
@@ -351,5 +355,13 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             maximum=86400,
         ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
+        max_wait_seconds=float(
+            _int(
+                "JANITOR_MAX_WAIT_SECONDS",
+                get("max_wait_seconds") or "900",
+                minimum=1,
+                maximum=86400,
+            )
+        ),
         smtp_env=smtp_env,
     )

@@ -91,6 +91,13 @@ class DecisionRecord:
     size: int | None = None
     selected_by: str | None = None
     run_id: int | None = None
+    hub_code: str | None = None
+    """The name of Hub's warning or error behind the outcome (``current_tag``, ``is_active``,
+    ``not_found``, ``child_manifest``, ...), machine-readable beside ``detail``."""
+
+
+OutcomeRow = tuple[str, str, Outcome, str | None] | tuple[str, str, Outcome, str | None, str | None]
+"""An item's new outcome: (repository, digest, outcome, detail[, hub_code])."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,17 +64,20 @@ def report_run(
     could not be written or delivered (logged; the run itself stays recorded)."""
     try:
         report, path = write_run_report(store, run_id, settings.report_dir, now=now)
-        deliver_run_report(store, mailer, report, policy, run_id, path, settings=settings, now=now)
-    except (JanitorError, StoreError, OSError, LookupError) as exc:
+    except (OSError, LookupError, StoreError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         log.error(
-            "run %d: could not write or deliver its report (%s): %s "
-            "(see `janitor report --run %d`)",
+            "run %d: cannot write its report to %s: %s (see `janitor report --run %d`)",
             run_id,
             settings.report_dir,
             reason,
             run_id,
         )
+        return None
+    try:
+        deliver_run_report(store, mailer, report, policy, run_id, path, settings=settings, now=now)
+    except (JanitorError, StoreError, OSError) as exc:
+        log.error("run %d: its report %s could not be delivered: %s", run_id, path, exc)
         return None
     return path
 

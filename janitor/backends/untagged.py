@@ -34,11 +34,13 @@ log = logging.getLogger("janitor.backends")
 _NOT_SERVED = frozenset({403, 404, 405, 410})
 _lock = threading.Lock()
 _probed: dict[tuple[str, str], bool] = {}
+_probing: dict[tuple[str, str], threading.Lock] = {}
 
 
 def forget_manifests_probes() -> None:
     with _lock:
         _probed.clear()
+        _probing.clear()
 
 
 def manifests_served(client: HubClient, namespace: str, repository: str) -> bool:
@@ -48,29 +50,33 @@ def manifests_served(client: HubClient, namespace: str, repository: str) -> bool
     understand (and the log says so); other failures are raised and not cached."""
     key = (client.base_url, namespace)
     with _lock:
-        cached = _probed.get(key)
-    if cached is not None:
-        return cached
-    try:
-        client.first_manifests_page(namespace, repository)
-        served, why = True, "Hub serves it"
-    except UnknownShape as exc:
-        served, why = False, f"its answer has a shape janitor does not understand ({exc.summary})"
-    except (HubNotFound, HubForbidden) as exc:
-        served, why = False, f"Hub answers {exc.status}"
-    except HubError as exc:
-        if exc.status not in _NOT_SERVED:
-            raise
-        served, why = False, f"Hub answers {exc.status}"
-    log.info(
-        "namespace %s: Hub's manifests listing (untagged images) %s: %s",
-        namespace,
-        "is used" if served else "is not available, so untagged images cannot be seen",
-        why,
-    )
-    with _lock:
-        _probed[key] = served
-    return served
+        probing = _probing.setdefault(key, threading.Lock())
+    with probing:  # one probe per namespace, also when repositories are read in parallel
+        with _lock:
+            cached = _probed.get(key)
+        if cached is not None:
+            return cached
+        try:
+            client.first_manifests_page(namespace, repository)
+            served, why = True, "Hub serves it"
+        except UnknownShape as exc:
+            served = False
+            why = f"its answer has a shape janitor does not understand ({exc.summary})"
+        except (HubNotFound, HubForbidden) as exc:
+            served, why = False, f"Hub answers {exc.status}"
+        except HubError as exc:
+            if exc.status not in _NOT_SERVED:
+                raise
+            served, why = False, f"Hub answers {exc.status}"
+        log.info(
+            "namespace %s: Hub's manifests listing (untagged images) %s: %s",
+            namespace,
+            "is used" if served else "is not available, so untagged images cannot be seen",
+            why,
+        )
+        with _lock:
+            _probed[key] = served
+        return served
 
 
 def _latest(*values: datetime | None) -> datetime | None:

@@ -2,7 +2,8 @@
 recovery, the running lease, ``run_once`` (``run``: inventory -> plan -> execute -> record), the
 report. The other modules each hold one job of it: ``context`` (what a run needs from outside),
 ``mode`` (the two-key rule), ``lease`` (one run of a policy at a time), ``owners`` (whether a
-run's process is alive), ``recovery`` (what dead processes left behind)."""
+run's process is alive), ``recovery`` (what dead processes left behind), ``planned`` (planned
+deletes held compactly), ``settle`` (earlier runs' unconfirmed deletes)."""
 
 from janitor.engine.context import Clock, Progress, RunContext, utcnow
 from janitor.engine.lease import RunningLease, lease_name, running_lease_ttl

@@ -33,7 +33,6 @@ from janitor.hub.models import (
     ImagesSummary,
     ManifestRef,
     ManifestRow,
-    RateLimitState,
     Repository,
     Tag,
     TagRef,
@@ -149,10 +148,6 @@ class HubClient(Endpoints):
     @property
     def base_url(self) -> str:
         return str(self._base).rstrip("/")
-
-    @property
-    def rate_limit(self) -> RateLimitState:
-        return self._transport.rate_limit
 
     @property
     def login_endpoint(self) -> str | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Unpack
 from urllib.parse import quote
@@ -71,6 +71,7 @@ MANIFEST_MEDIA_TYPES = (
 )
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 SCOPE_ACTIONS = "pull,push,delete"
+SCOPES_PER_REQUEST = 25  # repositories per token request (keeps the URL short)
 DEFAULT_TOKEN_LIFETIME = 60.0  # registry-token.md: expires_in defaults to 60 seconds
 RELOGIN_GRACE = 10.0  # a token younger than this refused with 401 is not renewed
 
@@ -101,6 +102,13 @@ def repository_name(namespace: str, repository: str) -> str:
         if not isinstance(part, str) or not _NAME_PART.match(part):
             raise ValueError(f"invalid {what} for the registry: {part!r}")
     return f"{namespace}/{repository}"
+
+
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise ValueError(f"a registry name is namespace/repository, not {name!r}")
+    repository_name(*parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,7 @@ class RegistryClient(Endpoints):
         self._challenge: Challenge | None = None
         self._anonymous = False  # the registry answered /v2/ without asking for a token
         self._tokens: dict[str, _Token] = {}
+        self._groups: dict[str, tuple[str, ...]] = {}  # the names asked for with each name
         self._auth_failure: HubAuthError | None = None
         if credentials is not None:
             self._transport.add_secret(credentials.secret)
@@ -378,22 +387,49 @@ class RegistryClient(Endpoints):
         self._challenge = challenge
         return challenge
 
+    def authorize(self, names: Sequence[str]) -> None:
+        """Ask the token service once for every repository in ``names`` that has no valid
+        token yet (one ``scope`` parameter each, as ``registry-token.md`` allows), so a run
+        sends the PAT as few times as possible. Later renewals ask for the same group again."""
+        wanted: list[str] = []
+        for name in names:
+            _check_name(name)
+            if name not in wanted:
+                wanted.append(name)
+        with self._token_lock:
+            missing = [n for n in wanted if not self._valid(n)]
+            for start in range(0, len(missing), SCOPES_PER_REQUEST):
+                group = tuple(missing[start : start + SCOPES_PER_REQUEST])
+                for name in group:
+                    self._groups[name] = group
+                if not self._fetch_group(group):
+                    return  # a registry that asks for no token
+
+    def _valid(self, name: str) -> bool:
+        cached = self._tokens.get(name)
+        return cached is not None and self._clock() < cached.renew_at
+
     def _token(self, name: str) -> _Token | None:
         with self._token_lock:
-            if self._auth_failure is not None:
-                raise self._auth_failure.with_traceback(None)
-            cached = self._tokens.get(name)
-            if cached is not None and self._clock() < cached.renew_at:
-                return cached
-            challenge = self._ping()
-            if challenge is None:
-                return None
-            token = self._fetch_token(challenge, name)
-            self._tokens[name] = token
-            return token
+            if not self._valid(name):
+                self._fetch_group(self._groups.get(name, (name,)))
+            return self._tokens.get(name)
 
-    def _fetch_token(self, challenge: Challenge, name: str) -> _Token:
-        params = {"scope": f"repository:{name}:{SCOPE_ACTIONS}"}
+    def _fetch_group(self, names: tuple[str, ...]) -> bool:
+        """One token for ``names`` (under the token lock); False when none is needed."""
+        if self._auth_failure is not None:
+            raise self._auth_failure.with_traceback(None)
+        challenge = self._ping()
+        if challenge is None:
+            return False
+        for name, token in self._fetch_token(challenge, names).items():
+            self._tokens[name] = token
+        return True
+
+    def _fetch_token(self, challenge: Challenge, names: tuple[str, ...]) -> dict[str, _Token]:
+        params: dict[str, str | list[str]] = {
+            "scope": [f"repository:{name}:{SCOPE_ACTIONS}" for name in names]
+        }
         if challenge.service:
             params["service"] = challenge.service
         auth = None
@@ -441,19 +477,22 @@ class RegistryClient(Endpoints):
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
             lifetime = float(expires_in) if expires_in > 0 else DEFAULT_TOKEN_LIFETIME
         now = self._clock()
-        granted = _granted_actions(value, name)
-        log.debug(
-            "registry token for %s: %s, valid %.0f s",
-            name,
-            ",".join(sorted(granted)) if granted is not None else "grant not stated",
-            lifetime,
-        )
-        return _Token(
-            value=value,
-            obtained_at=now,
-            renew_at=now + lifetime - min(10.0, lifetime / 5),
-            granted=granted,
-        )
+        tokens: dict[str, _Token] = {}
+        for name in names:
+            granted = _granted_actions(value, name)
+            log.debug(
+                "registry token for %s: %s, valid %.0f s",
+                name,
+                ",".join(sorted(granted)) if granted is not None else "grant not stated",
+                lifetime,
+            )
+            tokens[name] = _Token(
+                value=value,
+                obtained_at=now,
+                renew_at=now + lifetime - min(10.0, lifetime / 5),
+                granted=granted,
+            )
+        return tokens
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -472,10 +511,7 @@ class RegistryClient(Endpoints):
         """A manifest request with the repository's token; renews the token once on a 401."""
         if not (_DIGEST.match(reference) or _TAG.match(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
-        parts = name.split("/")
-        if len(parts) != 2:
-            raise ValueError(f"a registry name is namespace/repository, not {name!r}")
-        repository_name(*parts)
+        _check_name(name)
         url = f"{self._base}/v2/{name}/manifests/{quote(reference, safe=':')}"
         renewed = False
         while True:
@@ -513,9 +549,9 @@ class RegistryClient(Endpoints):
                     method=method,
                     url=url,
                 )
-            with self._token_lock:
-                if self._tokens.get(name) is token:
-                    del self._tokens[name]
+            with self._token_lock:  # every repository that shared the refused token renews
+                for shared in [n for n, t in self._tokens.items() if t.value == token.value]:
+                    del self._tokens[shared]
             renewed = True
 
     def _request(
@@ -526,7 +562,7 @@ class RegistryClient(Endpoints):
         endpoint: str,
         mode: Mode,
         passthrough: Collection[int] = (),
-        params: dict[str, str] | None = None,
+        params: dict[str, str | list[str]] | None = None,
         bearer: str | None,
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Self, TypedDict, Unpack
 
 import httpx
@@ -50,7 +51,13 @@ from janitor.hub.errors import (
     safe_url,
 )
 from janitor.hub.models import CallStats, RateLimitState
-from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
+from janitor.hub.ratelimit import (
+    DEFAULT_MAX_WAIT,
+    RateLimiter,
+    WaitTooLong,
+    backoff_delay,
+    retry_wait,
+)
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -95,7 +102,7 @@ class Options(TypedDict, total=False):
     user_agent: str
     clock: Callable[[], float]  # unix time
     sleep: Callable[[float], None]
-    max_wait: float  # the longest wait janitor accepts
+    max_wait: float  # the longest wait janitor accepts (JANITOR_MAX_WAIT_SECONDS)
     backoff: float  # the first retry's delay; doubles each time
     max_rate_limit_waits: int  # 429s waited out per call before giving up
     rng: random.Random | None  # jitter
@@ -103,6 +110,15 @@ class Options(TypedDict, total=False):
 
 def loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def iso_utc(when: float) -> str:
+    """A unix time as ISO 8601 UTC to the second (``2026-12-06T12:00:00Z``)."""
+    try:
+        moment = datetime.fromtimestamp(when, UTC)
+    except (OverflowError, OSError, ValueError):
+        return "an unknown time (past the year 9999)"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_base_url(base_url: str, what: str) -> httpx.URL:
@@ -176,7 +192,7 @@ class Transport:
         if accept is not None:
             self._headers["Accept"] = accept
         self._sleep = options.get("sleep", time.sleep)
-        self._max_wait = options.get("max_wait", 120.0)
+        self._max_wait = options.get("max_wait", DEFAULT_MAX_WAIT)
         self._backoff = options.get("backoff", 0.5)
         self._rng = options.get("rng") or random.Random()
         self._hint = hint or (lambda _status, _endpoint: None)
@@ -270,7 +286,10 @@ class Transport:
         what = f"{method} {path}"
         while True:
             if paced:
-                self.limiter.acquire()
+                try:
+                    self.limiter.acquire()
+                except WaitTooLong as exc:
+                    raise self._too_long(method, url, exc.until, exc.why) from None
             started = time.perf_counter()
             try:
                 response = self._client().request(
@@ -304,7 +323,7 @@ class Transport:
                 if waits >= self.max_rate_limit_waits:
                     raise self.error(method, url, endpoint, response)
                 waits += 1
-                self._wait_out_429(endpoint, response, sleep_here=not paced)
+                self._wait_out_429(method, url, endpoint, response, sleep_here=not paced)
                 continue
             if status >= 500:
                 if mode == "once" or attempt >= self.max_retries:
@@ -347,21 +366,30 @@ class Transport:
     def _retry(
         self, what: str, endpoint: str, attempt: int, why: str, response: httpx.Response | None
     ) -> None:
+        now = self.clock()
         delay = backoff_delay(
             attempt,
             base=self._backoff,
             max_wait=self._max_wait,
             rng=self._rng,
-            now=self.clock(),
+            now=now,
             headers=response.headers if response is not None else None,
         )
+        if delay > self._max_wait:
+            assert response is not None  # only an answer's Retry-After asks for that long
+            request = response.request
+            raise self._too_long(request.method, str(request.url), now + delay, f"it {why}")
         log.info("%s %s; retry %d of %d in %.1f s", what, why, attempt, self.max_retries, delay)
         self.count(endpoint, retry=True)
         self._sleep(delay)
 
-    def _wait_out_429(self, endpoint: str, response: httpx.Response, *, sleep_here: bool) -> None:
-        """Every thread waits until the retry time the answer names (with jitter); paced calls
-        do the waiting in the limiter's ``acquire()``, login calls (not paced) here."""
+    def _wait_out_429(
+        self, method: str, url: str, endpoint: str, response: httpx.Response, *, sleep_here: bool
+    ) -> None:
+        """Every thread waits until the retry time the answer names, never less (a login sent
+        early can lock the account out, docker/hub-feedback#2201); past ``max_wait`` the call
+        fails at once, naming that time. Paced calls wait in the limiter's ``acquire()``,
+        login calls (not paced) here."""
         now = self.clock()
         wait = retry_wait(response.headers, now)
         if wait is None:
@@ -374,8 +402,11 @@ class Transport:
             wait = backoff_delay(
                 1, base=self._backoff, max_wait=self._max_wait, rng=self._rng, now=now
             )
-        wait = min(wait, self._max_wait)
-        wait += self._rng.uniform(0, min(1.0, 0.1 * wait + 0.05))
+        if wait > self._max_wait:
+            self.count(endpoint, retry=True)
+            raise self._too_long(method, url, now + wait, "it answered 429")
+        jitter = self._rng.uniform(0, min(1.0, 0.1 * wait + 0.05))
+        wait = min(wait + jitter, max(wait, self._max_wait))
         log.info(
             "%s rate limit hit (%s): waiting %.1f s before retrying", self.service, endpoint, wait
         )
@@ -383,6 +414,21 @@ class Transport:
         self.limiter.block_until(now + wait)
         if sleep_here:
             self._sleep(wait)
+
+    def _too_long(self, method: str, url: str, until: float, why: str) -> HubRateLimited:
+        """The call fails at once: the other side asks for a longer wait than janitor accepts."""
+        when = iso_utc(until)
+        service = self.service[0].upper() + self.service[1:]
+        return HubRateLimited(
+            f"{service} asks janitor to wait until {when} ({until - self.clock():.0f} s) before "
+            f"{method} {httpx.URL(url).path}, as {why}; that is longer than "
+            f"JANITOR_MAX_WAIT_SECONDS ({self._max_wait:.0f} s)",
+            retry_at=until,
+            method=method,
+            url=url,
+            status=429,
+            hint=f"try again after {when}",
+        )
 
     # -- the error tree -----------------------------------------------------------------------
 
@@ -483,3 +529,8 @@ class Endpoints:
     @property
     def stats(self) -> CallStats:
         return self._transport.stats
+
+    @property
+    def rate_limit(self) -> RateLimitState:
+        """The rate-limit headers of the latest answer that had any."""
+        return self._transport.rate_limit

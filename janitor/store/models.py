@@ -121,6 +121,8 @@ class RunItem(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     selected_by: Mapped[str | None] = mapped_column(String(200))
+    hub_code: Mapped[str | None] = mapped_column(String(64))
+    """The name of Hub's warning or error behind the outcome (current_tag, not_found, ...)."""
 
     # The unique constraint's index (run_id, repository, digest) also serves lookups and ordering
     # by (run_id, repository): a separate (run_id, repository) index would only slow bulk inserts.

@@ -28,6 +28,7 @@ from janitor.records import (
     HubMetrics,
     MailRecord,
     Outcome,
+    OutcomeRow,
     RunMetrics,
     RunRecord,
     RunStatus,
@@ -342,10 +343,9 @@ class Store:
                 raise _no_run(run_id)
             items.add_decisions(conn, run_id, decisions)
 
-    def set_outcomes(
-        self, run_id: int, outcomes: Iterable[tuple[str, str, Outcome, str | None]]
-    ) -> None:
-        """Set ``(repository, digest, outcome, detail)`` on the run's items, in bulk. An outcome
+    def set_outcomes(self, run_id: int, outcomes: Iterable[OutcomeRow]) -> None:
+        """Set ``(repository, digest, outcome, detail[, hub_code])`` on the run's items, in bulk
+        (an outcome without a hub_code clears it). An outcome
         for an image the run never recorded is logged and skipped (the others are kept)."""
         with self._connection(f"storing run {run_id}'s outcomes") as conn:
             missing = items.set_outcomes(conn, run_id, outcomes)

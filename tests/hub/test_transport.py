@@ -207,3 +207,23 @@ def test_the_registry_reads_hub_style_error_texts_and_hub_reads_registry_style_o
         pytest.raises(HubProtocolError, match="Docker-Content-Digest"),
     ):
         registry.get_manifest("acme/web", "latest")
+
+
+def test_the_registry_s_rate_limit_headers_feed_the_same_pacing() -> None:
+    """``ratelimit-limit``/``ratelimit-remaining`` (``100;w=21600``) are read like Hub's
+    ``X-RateLimit-*`` (issue 13.5): the registry client exposes them and its limiter counts
+    down from them."""
+
+    def manifest(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={
+                "Docker-Content-Digest": DIGEST,
+                "RateLimit-Limit": "100;w=21600",
+                "RateLimit-Remaining": "76;w=21600",
+            },
+        )
+
+    with _registry("https://registry.example.test", _registry_handler(manifest)) as registry:
+        assert registry.head_manifest("acme/web", "latest") is not None
+        assert (registry.rate_limit.limit, registry.rate_limit.remaining) == (100, 76)

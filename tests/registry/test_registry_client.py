@@ -161,6 +161,9 @@ def test_tokens_are_renewed_before_expiry_and_once_after_a_401() -> None:
 
 Handler = Callable[[httpx.Request], httpx.Response]
 CHALLENGE = 'Bearer realm="https://auth.example.test/token",service="registry.example.test"'
+SAME_HOST_CHALLENGE = (
+    'Bearer realm="https://registry.example.test/token",service="registry.example.test"'
+)
 
 
 def mock_client(handler: Handler, secret: str = TOKEN) -> RegistryClient:
@@ -265,3 +268,46 @@ def test_repository_names_are_checked() -> None:
     for bad in ("../x", "a/b", "UPPER", ""):
         with pytest.raises(ValueError):
             repository_name("acme", bad)
+
+
+def test_one_token_request_for_every_repository_a_run_touches() -> None:
+    """``authorize`` asks the token service once, with one ``scope`` per repository, so the PAT
+    is sent once per run (issue 13.6); the token is reused until near its expiry and then the
+    same group is asked for again, once."""
+    server_clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    config = EmulatorConfig(clock=server_clock, registry_token_ttl=300)
+    with serve(load_seed(seed(), now=server_clock()), config) as emu:
+        clock = FakeClock()
+        with registry_client(emu, clock=clock, sleep=clock.sleep) as client:
+            client.authorize(["acme/web", "acme/api", "acme/web"])
+            assert count(emu, "GET", r"/registry/token$") == 1
+            # the one token grants both (the emulator's JWT names each repository asked for)
+            assert client.granted("acme/web") == frozenset({"pull", "push", "delete"})
+            assert client.head_manifest("acme/web", "build-1") is not None
+            assert client.head_manifest("acme/api", "pr-9") is not None
+            assert client.granted("acme/api") == frozenset({"pull", "push", "delete"})
+            client.authorize(["acme/web"])  # still valid: nothing asked
+            assert count(emu, "GET", r"/registry/token$") == 1
+            clock.now += 295
+            server_clock.advance(295)
+            assert client.head_manifest("acme/api", "pr-9") is not None
+            assert client.head_manifest("acme/web", "build-1") is not None
+        assert count(emu, "GET", r"/registry/token$") == 2
+        statuses = [e.status for e in emu.log.entries() if e.method == "HEAD"]
+        assert statuses == [200, 200, 200, 200]
+
+
+def test_authorize_repeats_the_scope_parameter() -> None:
+    asked: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            asked.append(request.url.params.get_list("scope"))
+            return httpx.Response(200, json={"token": "opaque-group-token"})
+        return httpx.Response(401, headers={"WWW-Authenticate": SAME_HOST_CHALLENGE})
+
+    with mock_client(handler) as client:
+        client.authorize(["acme/web", "acme/api"])
+    assert asked == [
+        ["repository:acme/web:pull,push,delete", "repository:acme/api:pull,push,delete"]
+    ]

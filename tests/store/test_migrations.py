@@ -78,6 +78,8 @@ def test_downgrade_to_base_and_upgrade_again(empty_url: str) -> None:
 
 def test_a_schema_from_a_newer_janitor_is_refused(db_url: str) -> None:
     engine = create_engine(db_url, poolclass=NullPool)
+    with Store(db_url) as current:
+        head = current.head_revision()
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
@@ -88,7 +90,7 @@ def test_a_schema_from_a_newer_janitor_is_refused(db_url: str) -> None:
                 store.upgrade()
     finally:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": "0001"})
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
         engine.dispose()
 
 
