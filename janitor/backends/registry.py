@@ -279,12 +279,20 @@ class RegistryBackend:
         each other (read once more when they disagree, then refused). Rows are None, with a
         note saying so, where the manifests listing is not served or not understood."""
         view = read_repository_tags(self.hub, self.registry, namespace, repository, stop=stop)
-        served = self.manifests_listing
-        if served is None:  # not said: probed (once per namespace and process)
-            served = manifests_served(self.hub, namespace, repository)
-        if not served:
-            return view, None, None
         where = f"{namespace}/{repository}"
+        if self.manifests_listing is None:  # not said: probed (once per namespace and process)
+            probe, why = manifests_served(self.hub, namespace, repository)
+            if probe == "not understood":
+                return (
+                    view,
+                    None,
+                    f"untagged images of {where} could not be seen: {why}; planned from the "
+                    "tags listing",
+                )
+            if probe == "absent":
+                return view, None, None
+        elif not self.manifests_listing:
+            return view, None, None
         problem = ""
         for attempt in (1, 2):
             try:

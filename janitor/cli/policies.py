@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from dateutil import parser as dateparser
 
+from janitor.backends import collect_notes
 from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
@@ -87,6 +88,7 @@ def plan_command(
     now = parse_as_of(as_of)
     policies = app.policies(names)
     plans = []
+    notes: list[str] = []  # what janitor could not see (untagged images, where Hub hides them)
     if snapshot is not None:
         from janitor.snapshot import load_snapshot
 
@@ -115,7 +117,9 @@ def plan_command(
                         repositories=policy.covers,
                         concurrency=app.settings.concurrency,
                     )
-                    plans.append(evaluate(inventories, policy, now))
+                    plans.append(evaluate(collect_notes(inventories, notes), policy, now))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
         return
