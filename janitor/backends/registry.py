@@ -423,10 +423,13 @@ class RegistryBackend:
                     continue
                 warnings.append(DeleteWarning(repository, digest, "current_tag", current))
                 image = view.image(namespace, repository, digest)
-                if any(
-                    moment is not None and moment >= active_from
-                    for moment in (image.last_pushed, image.last_pulled)
-                ):
+                moments = [image.last_pushed, image.last_pulled]
+                if row_of is not None:  # its own row, and its children's, as the plan saw them
+                    for listed in (digest, *view.children_of.get(digest, ())):
+                        row = row_of.get(listed)
+                        if row is not None:
+                            moments += [row.last_pushed, row.last_pulled]
+                if any(moment is not None and moment >= active_from for moment in moments):
                     warnings.append(DeleteWarning(repository, digest, "is_active"))
                 kids = view.children_of.get(digest, ())
                 targets.append(
