@@ -101,6 +101,25 @@ OutcomeRow = tuple[str, str, Outcome, str | None] | tuple[str, str, Outcome, str
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification whose sending failed, kept for retrying. ``target`` is the URL's
+    fingerprint (the URL itself, which carries tokens, is never stored)."""
+
+    id: int
+    kind: Literal["run_failed", "run_deleted", "weekly"]
+    run_id: int | None
+    target: str
+    target_shown: str
+    title: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    given_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MailRecord:
     """A report that was (or should have been) mailed: failed sends are retried later."""
 

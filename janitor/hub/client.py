@@ -116,6 +116,7 @@ class HubClient(Endpoints):
         self._tokens: TokenManager | None = None
         self._auth: HubAuth | None = None
         if credentials is not None:
+            self._transport.add_credentials(credentials.username, credentials.secret)
             self._tokens = TokenManager(
                 credentials,
                 self._login_post,
