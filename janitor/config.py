@@ -86,6 +86,9 @@ class Settings:
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
     timeout: float = 30.0
+    registry_auth_hosts: tuple[str, ...] = ()
+    """Hosts besides the registry's own (and auth.docker.io for Docker's registry) whose token
+    service may receive the registry credentials."""
     max_wait_seconds: float = 900.0
     """The longest wait Hub or the registry may ask for (a 429's retry time, a used-up rate-limit
     window); past it the call fails at once, naming the time it may be retried."""
@@ -131,6 +134,7 @@ _KEYS: dict[str, str] = {
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
     "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
+    "registry_auth_hosts": "JANITOR_REGISTRY_AUTH_HOSTS",
     "http_token": "JANITOR_HTTP_TOKEN",
     "http_token_file": "JANITOR_HTTP_TOKEN_FILE",
     "metrics_auth": "JANITOR_METRICS_AUTH",
@@ -153,6 +157,13 @@ _SMTP_KEYS = {
 }
 
 
+def environment_variables() -> frozenset[str]:
+    """Every environment variable the settings read (deployment files are checked against it)."""
+    return frozenset(
+        {*_KEYS.values(), *_SMTP_KEYS.values(), "JANITOR_SMTP_PASSWORD", "JANITOR_CONFIG"}
+    )
+
+
 def _bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -170,6 +181,11 @@ def _int(name: str, value: str, *, minimum: int, maximum: int) -> int:
     if not minimum <= number <= maximum:
         raise ConfigError(f"{name}: {number} is out of range ({minimum} to {maximum})")
     return number
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -337,6 +353,13 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
         )
     data_dir = _path("JANITOR_DATA_DIR", get("data_dir") or _default_data_dir(env))
     database_url = _database_url(get("database_url") or f"sqlite:///{data_dir / 'janitor.db'}")
+    auth_hosts = _list(get("registry_auth_hosts") or "")
+    for host in auth_hosts:
+        if not _HOST.match(host):
+            raise ConfigError(
+                f"JANITOR_REGISTRY_AUTH_HOSTS: {host!r} is not a host name (comma-separated "
+                "host names, no scheme, port or path)"
+            )
     namespaces = _list(get("namespaces") or "")
     if "library" in namespaces:
         raise ConfigError("JANITOR_NAMESPACES: 'library' (Docker Official Images) is never cleaned")
@@ -374,6 +397,7 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             maximum=86400,
         ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
+        registry_auth_hosts=tuple(h.lower().rstrip(".") for h in auth_hosts),
         max_wait_seconds=float(
             _int(
                 "JANITOR_MAX_WAIT_SECONDS",

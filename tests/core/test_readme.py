@@ -20,6 +20,7 @@ from janitor.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SHELL_OPERATORS = frozenset({"&&", "||", "|", ";", "&", "(", ")"})
+REDIRECTION = re.compile(r"[<>]+&?|&>+")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -43,11 +44,18 @@ def janitor_invocations(command_line: str) -> list[list[str]]:
     and `...` dropped (the README's usage notation)."""
     lexer = shlex.shlex(command_line, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
+    tokens = list(lexer)
     segments: list[list[str]] = [[]]
-    for token in lexer:
-        if token in SHELL_OPERATORS:
+    skip = False
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if skip:  # a redirection's target
+            skip = False
+        elif token in SHELL_OPERATORS:
             segments.append([])
-        else:
+        elif REDIRECTION.fullmatch(token):
+            skip = True
+        elif not (token.isdigit() and REDIRECTION.fullmatch(following)):  # the 2 of 2>&1
             segments[-1].append(token)
     found = []
     for words in segments:
@@ -176,7 +184,7 @@ def test_a_wrong_command_line_is_caught(args: list[str], problem: str) -> None:
 
 
 def test_shell_syntax_and_usage_notation_are_understood() -> None:
-    line = "X=1 pip install . && janitor --policies $P demo | tee log  # comment"
+    line = "X=1 pip install . && janitor --policies $P demo 2>&1 >out | tee log  # comment"
     assert janitor_invocations(line) == [["--policies", "$P", "demo"]]
     assert janitor_invocations("janitor serve [--port 9464] [--once-at-start]") == [
         ["serve", "--port", "9464", "--once-at-start"]

@@ -205,7 +205,7 @@ def test_a_scheduled_fire_runs_deletes_records_and_reports(harness: Harness) -> 
     assert f'janitor_images_deleted_total{{policy="nightly"}} {float(DELETABLE)}' in text
     assert f'janitor_images_would_delete_total{{policy="audit"}} {float(DELETABLE)}' in text
     reclaimed = float(nightly.metrics.bytes_reclaimed or 0)
-    assert f'janitor_bytes_reclaimed_total{{policy="nightly"}} {reclaimed}' in text
+    assert f'janitor_reclaimed_bytes_total{{policy="nightly"}} {reclaimed}' in text
     assert 'janitor_hub_calls_total{policy="nightly"}' in text
     assert 'janitor_hub_rate_limited_total{policy="nightly"} 0.0' in text
     assert 'janitor_last_success_timestamp_seconds{policy="nightly"}' in text
