@@ -7,6 +7,7 @@ check-jsonschema ships."""
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,23 @@ def test_a_wrong_action_would_be_caught(tmp_path: Path) -> None:
     path = tmp_path / "action.yml"
     path.write_text(yaml.safe_dump(action), encoding="utf-8")
     assert check_jsonschema("vendor.github-actions", path).returncode != 0
+
+
+@pytest.mark.parametrize("folder", ["cronjob", "service"])
+def test_kustomize_builds_each_folder(folder: str) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(KUBERNETES / folder)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    objects = {f"{d['kind']}/{d['metadata']['name']}": d for d in yaml.safe_load_all(built.stdout)}
+    workload = {"cronjob": "CronJob/janitor", "service": "Deployment/janitor"}[folder]
+    assert "ConfigMap/janitor-policies" in objects and workload in objects
+    for doc in objects.values():
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "janitor"
+        assert round_trip(doc) == doc
+    text = yaml.safe_dump(objects[workload])
+    assert "image: janitor:0.1.0" in text  # the kustomization's images: entry applied
