@@ -9,21 +9,28 @@ deletes ``pr-*`` builds older than 14 days with their tags. janitor runs it with
 semantics (``run_once`` with ``dry_run=False``) on the registry backend; the same namespace is
 then run on the delete-images backend (an emulator with the API) for the per-image comparison.
 
+The namespace also holds ``--untagged`` untagged images per repository (pushed 40+ days ago), which
+the registry backend sees through Hub's manifests listing and the policy's second entry deletes.
+
 The minimum the issue names (every call a delete run cannot do without):
 
     1 login
     + ceil(repositories / 100)                    repository list pages
     + per repository ceil(current tags / 100)     tag pages (the inventory)
+    +                ceil(manifest rows / 100)    manifests listing pages (the inventory)
     + 1 registry ping + 1 registry token per repository with something to delete
     + 1 tag DELETE per tag and 1 manifest DELETE per manifest deleted (platform manifests too)
 
-What janitor adds on top: per delete call a check of the repository (its tags pages and its
-immutable-tag settings) for the dry run and again for the real call, one fresh tags listing
-after the tag DELETEs (no manifest DELETE without it), one GET per index about to be deleted
-(its children), and one tag DELETE on the path Hub does not serve (405, once per process).
-It also counts manifest GETs of images that stay (a GET is a pull on Hub): the target is 0.
+What janitor adds on top: the probe of the manifests listing (once per namespace); per delete
+call a check of the repository (its tags and manifests pages and its immutable-tag settings) for
+the dry run and again for the real call, and one fresh tags listing after the tag DELETEs (no
+manifest DELETE without it); one GET per untagged index about to be deleted (its children; a
+tagged index's come from the tags listing); one tag DELETE on the path Hub does not serve (405,
+once per process). It also counts manifest GETs of images that stay (a GET is a pull on Hub):
+the target is 0.
 
-    python benchmarks/registry_calls.py [--repos 10] [--images 300] [--batch-size 100]
+    python benchmarks/registry_calls.py [--repos 6] [--images 200] [--untagged 60]
+                                        [--batch-size 100]
 """
 
 from __future__ import annotations
@@ -68,6 +75,10 @@ select:
     tags: ["pr-*"]
     last_pushed: {older_than: 14d}
     current_tag: delete
+  - name: untagged-and-cold
+    currently_tagged: false
+    last_pushed: {older_than: 30d}
+    last_pulled: {older_than: 30d, never: match}
 keep:
   - tags: ["latest"]
 limits: {max_deletes: 10000000, max_fraction_per_repository: 1.0}
@@ -78,7 +89,9 @@ def digest(repo: int, n: int, part: int = 0) -> str:
     return f"sha256:{repo:016x}{n:016x}{part:016x}{0:016x}"
 
 
-def build_state(repos: int, images: int, *, image_management: bool | str) -> HubState:
+def build_state(
+    repos: int, images: int, untagged: int, *, image_management: bool | str
+) -> HubState:
     now = datetime.now(UTC)
     namespace = StoredNamespace(NAMESPACE, image_management=image_management)
     for r in range(repos):
@@ -101,6 +114,16 @@ def build_state(repos: int, images: int, *, image_management: bool | str) -> Hub
                         else ()
                     ),
                     tags=[TagEntry("latest" if n == 0 else f"pr-{n}", True)],
+                )
+            )
+        for n in range(untagged):  # left behind by pushes that moved a tag
+            stored.append(
+                StoredImage(
+                    digest=digest(r, 100_000 + n),
+                    media_type=MANIFEST_MEDIA_TYPE,
+                    last_pushed=now - timedelta(days=40 + n, minutes=r),
+                    last_pulled=None,
+                    size=1000,
                 )
             )
         name = f"app-{r:03d}"
@@ -157,8 +180,9 @@ def main() -> None:
     args = arguments(
         __doc__.splitlines()[0],
         lambda p: (
-            p.add_argument("--repos", type=int, default=10),
-            p.add_argument("--images", type=int, default=300),
+            p.add_argument("--repos", type=int, default=6),
+            p.add_argument("--images", type=int, default=200),
+            p.add_argument("--untagged", type=int, default=60),
             p.add_argument("--batch-size", type=int, default=100),
         ),
     )
@@ -166,14 +190,15 @@ def main() -> None:
         "registry_calls",
         {
             "repositories": args.repos,
-            "images per repository": args.images,
+            "tagged images per repository": args.images,
+            "untagged images per repository": args.untagged,
             "batch size": args.batch_size,
         },
     )
     ratios: list[float] = []
     per_image: dict[str, list[float]] = {"registry": [], "delete-images": []}
     for _ in range(args.repeat):
-        state = build_state(args.repos, args.images, image_management="gone")
+        state = build_state(args.repos, args.images, args.untagged, image_management="gone")
         kept_pulled = {
             (repo.name, i.digest): i.last_pulled
             for repo in state.namespaces[NAMESPACE].repositories.values()
@@ -193,10 +218,15 @@ def main() -> None:
         tag_deletes = sum(n for k, n in calls.items() if k.startswith("DELETE /v2/repositories/"))
         repos_with_deletes = len({d.repository for d in deleted})
         tags_per_repo = args.images
+        rows_per_repo = args.images + args.images // 10 * 2 + args.untagged  # + platform rows
+        manifest_pages = (
+            calls["GET /v2/namespaces/bench/repositories/{repo}/manifests"] and 1
+        ) * max(1, ceil_div(rows_per_repo, PAGE_SIZE))
         minimum = (
             1
             + max(1, ceil_div(args.repos, PAGE_SIZE))
             + args.repos * max(1, ceil_div(tags_per_repo, PAGE_SIZE))
+            + args.repos * manifest_pages
             + 1
             + repos_with_deletes
             + tag_deletes
@@ -217,6 +247,7 @@ def main() -> None:
         report.note("registry run: " + "; ".join(f"{n} x {k}" for k, n in sorted(calls.items())))
         report.add("registry: deleted images", len(deleted))
         report.add("registry: calls made", made)
+        report.add("registry: calls per repository", made / args.repos)
         report.add("registry: minimum", minimum)
         report.add(
             "registry: manifest GETs of images that stay",
@@ -231,7 +262,7 @@ def main() -> None:
             ok=not changed,
         )
 
-        state = build_state(args.repos, args.images, image_management=True)
+        state = build_state(args.repos, args.images, args.untagged, image_management=True)
         with start_emulator(state, EmulatorConfig()) as emulator:
             legacy = run(emulator, "delete-images", args.batch_size)
         per_image["delete-images"].append(len(legacy["log"]) / len(legacy["deleted"]))

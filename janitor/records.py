@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted", "skipped"]
-Trigger = Literal["cli", "schedule", "demo", "manual"]
+Trigger = Literal["cli", "schedule", "demo", "manual", "apply"]
 Outcome = Literal[
     "kept",  # verdict keep
     "pending",  # planned for deletion, not yet executed
@@ -67,6 +67,7 @@ class RunRecord:
     owner: str | None = None  # host:pid of the process that ran it
     heartbeat_at: datetime | None = None
     report_path: str | None = None
+    plan_hash: str | None = None  # the saved plan a `janitor apply` run applied
 
     @property
     def duration_seconds(self) -> float | None:
@@ -98,6 +99,25 @@ class DecisionRecord:
 
 OutcomeRow = tuple[str, str, Outcome, str | None] | tuple[str, str, Outcome, str | None, str | None]
 """An item's new outcome: (repository, digest, outcome, detail[, hub_code])."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification whose sending failed, kept for retrying. ``target`` is the URL's
+    fingerprint (the URL itself, which carries tokens, is never stored)."""
+
+    id: int
+    kind: Literal["run_failed", "run_deleted", "weekly"]
+    run_id: int | None
+    target: str
+    target_shown: str
+    title: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    given_up: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,9 @@ from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 
+from janitor.backends.untagged import disagreement, join, manifests_served
 from janitor.hub.client import HubClient
-from janitor.hub.errors import HubError
+from janitor.hub.errors import HubError, IncompleteListing, UnknownShape
 from janitor.hub.inventory import tag_size
 from janitor.hub.models import (
     CallStats,
@@ -69,12 +70,13 @@ from janitor.hub.models import (
     DeleteWarning,
     Image,
     ManifestRef,
+    ManifestRow,
     Repository,
     RepositoryInventory,
     Tag,
     TagRef,
 )
-from janitor.hub.registry import DeleteAnswer, RegistryClient, repository_name
+from janitor.hub.registry import INDEX_MEDIA_TYPES, DeleteAnswer, RegistryClient, repository_name
 from janitor.hub.tags import ImmutableTags, delete_tag, immutable_tags
 
 __all__ = ["RegistryBackend", "RepositoryTags", "read_repository_tags"]
@@ -196,6 +198,7 @@ class _Applied:
     tag_errors: int = 0
     manifests: int = 0
     manifest_errors: int = 0
+    gone: set[str] = field(default_factory=set)  # digests deleted by this call
 
     @property
     def anything(self) -> bool:
@@ -236,10 +239,12 @@ class RegistryBackend:
         registry: RegistryClient,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        manifests_listing: bool | None = None,
     ) -> None:
         self.hub = hub
         self.registry = registry
         self.clock = clock
+        self.manifests_listing = manifests_listing
 
     def own_calls(self) -> CallStats:
         return self.registry.stats
@@ -258,9 +263,56 @@ class RegistryBackend:
         self, repository: Repository, *, stop: threading.Event | None = None
     ) -> RepositoryInventory:
         ns, repo = repository.namespace, repository.name
-        view = read_repository_tags(self.hub, self.registry, ns, repo, stop=stop)
-        images = tuple(view.image(ns, repo, digest) for digest in sorted(view.tags_of))
-        return RepositoryInventory(repository=repository, images=images)
+        view, rows, note = self._read(ns, repo, stop=stop)
+        tagged = [view.image(ns, repo, digest) for digest in sorted(view.tags_of)]
+        if rows is None:
+            return RepositoryInventory(
+                repository=repository, images=tuple(tagged), notes=(note,) if note else ()
+            )
+        images = join(ns, repo, tagged, view.children_of, rows)
+        return RepositoryInventory(repository=repository, images=tuple(images))
+
+    def _read(
+        self, namespace: str, repository: str, *, stop: threading.Event | None = None
+    ) -> tuple[RepositoryTags, list[ManifestRow] | None, str | None]:
+        """The tags listing and, where Hub serves it, the manifests listing, checked against
+        each other (read once more when they disagree, then refused). Rows are None, with a
+        note saying so, where the manifests listing is not served or not understood."""
+        view = read_repository_tags(self.hub, self.registry, namespace, repository, stop=stop)
+        served = self.manifests_listing
+        if served is None:  # not said: probed (once per namespace and process)
+            served = manifests_served(self.hub, namespace, repository)
+        if not served:
+            return view, None, None
+        where = f"{namespace}/{repository}"
+        problem = ""
+        for attempt in (1, 2):
+            try:
+                rows = list(self.hub.iter_manifests(namespace, repository))
+            except UnknownShape as exc:
+                note = (
+                    f"untagged images of {where} could not be seen: Hub's manifests listing "
+                    f"answered in a shape janitor does not understand ({exc.summary}); planned "
+                    "from the tags listing"
+                )
+                log.warning("%s", note)
+                return view, None, note
+            except IncompleteListing as exc:
+                problem = exc.summary
+            else:
+                found = disagreement({d: view.current_tags(d) for d in view.tags_of}, rows)
+                if found is None:
+                    return view, rows, None
+                problem = found
+            if attempt == 1:
+                log.info("the listings of %s disagree (%s); reading them again", where, problem)
+                view = read_repository_tags(
+                    self.hub, self.registry, namespace, repository, stop=stop
+                )
+        raise IncompleteListing(
+            f"the tags and manifests listings of {where} did not add up twice, so janitor does "
+            f"not plan from them: {problem}"
+        )
 
     def _inventory(
         self, namespace: str, wanted: Callable[[str], bool], concurrency: int
@@ -347,7 +399,8 @@ class RegistryBackend:
     ) -> tuple[list[_Target], list[DeleteError], list[DeleteWarning]]:
         name = repository_name(namespace, repository)
         self.registry.require_delete(name)
-        view = read_repository_tags(self.hub, self.registry, namespace, repository)
+        view, rows, _ = self._read(namespace, repository)
+        row_of = {row.digest: row for row in rows} if rows is not None else None
         rules: ImmutableTags = immutable_tags(self.hub, namespace, repository)
         parents = view.parents_of
         targets: list[_Target] = []
@@ -381,6 +434,27 @@ class RegistryBackend:
             if digest in parents:
                 errors.append(DeleteError(repository, digest, "child_manifest"))
                 continue
+            if row_of is not None:
+                row = row_of.get(digest)
+                if row is None:
+                    errors.append(DeleteError(repository, digest, "not_found"))
+                    continue
+                if any(
+                    moment is not None and moment >= active_from
+                    for moment in (row.last_pushed, row.last_pulled)
+                ):
+                    warnings.append(DeleteWarning(repository, digest, "is_active"))
+                if row.media_type is not None:
+                    targets.append(
+                        _Target(
+                            digest=digest,
+                            tags=(),
+                            children=(),
+                            shared=frozenset(),
+                            is_index=row.media_type in INDEX_MEDIA_TYPES,
+                        )
+                    )
+                    continue
             info = self.registry.head_manifest(name, digest)  # HEAD: never a pull
             if info is None:
                 errors.append(DeleteError(repository, digest, "not_found"))
@@ -408,7 +482,9 @@ class RegistryBackend:
                         applied.tag_errors += 1  # gone since the check: nothing left to delete
             fresh = read_repository_tags(self.hub, self.registry, namespace, repository)
             parents = fresh.parents_of
-            for target in targets:
+            for target in sorted(targets, key=lambda t: not t.is_index):  # indexes first
+                if target.digest in applied.gone:
+                    continue  # went with an index of this batch, as its exclusive child
                 tagged = fresh.current_tags(target.digest)
                 if tagged:
                     # A tag janitor never saw, or one pushed since the check: a manifest DELETE
@@ -426,7 +502,10 @@ class RegistryBackend:
                     applied.manifest_errors += 1
                     kept.append(f"{target.digest[:19]} (now listed by an index)")
                     continue
-                self._delete_manifests(name, target, parents, applied)
+                if not self._delete_manifests(name, target, parents, applied):
+                    kept.append(
+                        f"{target.digest[:19]} (the registry says a tag or an index lists it)"
+                    )
         except HubError as exc:
             if applied.anything:
                 exc.maybe_applied = True
@@ -449,7 +528,7 @@ class RegistryBackend:
 
     def _delete_manifests(
         self, name: str, target: _Target, parents: dict[str, set[str]], applied: _Applied
-    ) -> None:
+    ) -> bool:
         """An index first, then its children no remaining index lists; a plain manifest alone.
         An index's children come from the tags listing's ``images[]``; only an index whose
         children it does not show (an untagged one, or one listed in the spec's shape) is read,
@@ -463,14 +542,16 @@ class RegistryBackend:
                 children = manifest.children
         answer = self._delete_manifest(name, target.digest)
         if answer == "referenced":
-            raise HubError(
-                f"the registry refuses to delete {name}@{target.digest[:19]}: a tag or an index "
-                "references it again since the check",
-                status=403,
-                hint="the next run plans with the new state",
+            # 403: a tag or an index references it (a platform manifest of an untagged index
+            # that stays): kept, and counted so the executor records it as not deleted
+            log.info(
+                "kept %s@%s: the registry says it is still referenced", name, target.digest[:19]
             )
+            applied.manifest_errors += 1
+            return False
         if answer == "deleted":
             applied.manifests += 1
+            applied.gone.add(target.digest)
         else:
             applied.manifest_errors += 1
         for child in children:
@@ -479,8 +560,10 @@ class RegistryBackend:
             answer = self._delete_manifest(name, child)
             if answer == "deleted":
                 applied.manifests += 1
+                applied.gone.add(child)
             elif answer == "referenced":
                 log.info("kept %s@%s: another index still lists it", name, child[:19])
+        return True
 
     def _delete_manifest(self, name: str, digest: str) -> DeleteAnswer:
         """DELETE once; after a failure that may have been applied, one HEAD tells whether the

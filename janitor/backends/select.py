@@ -21,6 +21,7 @@ from typing import Literal
 from janitor.backends import Backend
 from janitor.backends.delete_images import DeleteImagesBackend
 from janitor.backends.registry import RegistryBackend
+from janitor.backends.untagged import forget_manifests_probes
 from janitor.config import DEFAULT_REGISTRY_URL, Settings
 from janitor.errors import ConfigError
 from janitor.hub.auth import Credentials
@@ -49,6 +50,7 @@ def forget_probes() -> None:
     """Forget every cached probe (tests; a long-running service never needs it)."""
     with _lock:
         _probed.clear()
+    forget_manifests_probes()
 
 
 def probe_backend(client: HubClient, namespace: str) -> BackendName:

@@ -293,7 +293,7 @@ class TokenManager:
 class HubAuth(httpx.Auth):
     """``Authorization: Bearer <token>`` on every request; one renewal and retry after a 401."""
 
-    requires_response_body = True
+    requires_response_body = False  # the status is enough; the transport reads bodies, capped
 
     def __init__(self, manager: TokenManager) -> None:
         self.manager = manager

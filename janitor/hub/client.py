@@ -32,6 +32,7 @@ from janitor.hub.models import (
     Image,
     ImagesSummary,
     ManifestRef,
+    ManifestRow,
     Repository,
     Tag,
     TagRef,
@@ -43,6 +44,7 @@ from janitor.hub.parse import (
     parse_delete_validation,
     parse_image,
     parse_images_summary,
+    parse_manifests_page,
     parse_page,
     parse_repository,
     parse_tag,
@@ -114,6 +116,7 @@ class HubClient(Endpoints):
         self._tokens: TokenManager | None = None
         self._auth: HubAuth | None = None
         if credentials is not None:
+            self._transport.add_credentials(credentials.username, credentials.secret)
             self._tokens = TokenManager(
                 credentials,
                 self._login_post,
@@ -359,6 +362,48 @@ class HubClient(Endpoints):
             lambda: self.iter_tags(namespace, repository),
             f"the tags listing of {namespace}/{repository}",
         )
+
+    def iter_manifests(self, namespace: str, repository: str) -> Iterator[ManifestRow]:
+        """Every manifest of a repository, tagged or not (``GET .../repositories/{repo}/manifests``,
+        Hub's web UI listing, outside the published spec; docker/roadmap#795): the next page is
+        asked for by passing ``last_evaluated_key`` back, until a page has none. Checked as it
+        comes: no digest twice, no key twice, no empty page with a key (``IncompleteListing``);
+        a shape janitor does not understand raises ``UnknownShape``."""
+        path = self._repo_path(namespace, repository) + "/manifests"
+        url = self._url(path)
+        where = f"{namespace}/{repository}"
+        params: dict[str, str] | None = None
+        keys: set[str] = set()
+        digests: set[str] = set()
+        while True:
+            answer = self._call("GET", url, endpoint="manifests", params=params)
+            rows, key = parse_manifests_page(answer.body, where)
+            for row in rows:
+                if row.digest in digests:
+                    raise IncompleteListing(
+                        f"Docker Hub's manifests listing of {where} sent {row.digest[:19]} twice",
+                        method="GET",
+                        url=url,
+                    )
+                digests.add(row.digest)
+            yield from rows
+            if key is None:
+                return
+            if key in keys or not rows:
+                raise IncompleteListing(
+                    f"Docker Hub's manifests listing of {where} "
+                    + ("repeated a page key" if key in keys else "sent an empty page with a key"),
+                    method="GET",
+                    url=url,
+                )
+            keys.add(key)
+            params = {"last_evaluated_key": key}
+
+    def first_manifests_page(self, namespace: str, repository: str) -> list[ManifestRow]:
+        """The first page of the manifests listing (the probe of whether Hub serves it)."""
+        path = self._repo_path(namespace, repository) + "/manifests"
+        answer = self._call("GET", self._url(path), endpoint="manifests")
+        return parse_manifests_page(answer.body, f"{namespace}/{repository}")[0]
 
     def iter_images(
         self,

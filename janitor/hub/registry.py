@@ -12,7 +12,10 @@ things janitor needs from that API:
   service grants the *intersection* of the actions asked for and those the account holds, and a
   subset is no error: the token's ``access`` claim says what was granted, ``granted()`` reads it
   and ``require_delete()`` turns a missing ``delete`` into a clear error before anything is sent.
-  Credentials go to the realm only over https (plain http only on loopback, for tests).
+  Credentials go to the realm only over https (plain http only on loopback, for tests), and
+  only on the registry's own host, on ``auth.docker.io`` for Docker's registry, or on a host
+  ``JANITOR_REGISTRY_AUTH_HOSTS`` allows: a challenge naming any other host is refused before a
+  credential leaves. ``authorize(names)`` asks for several repositories in one request.
 * **Manifests**: ``HEAD``/``GET /v2/{name}/manifests/{reference}`` (a tag or a digest) with an
   ``Accept`` header naming the four manifest and index media types Hub serves, so an index is
   returned as an index; ``Docker-Content-Digest`` is the digest.
@@ -70,6 +73,8 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+DOCKER_REGISTRY_HOSTS = frozenset({"registry-1.docker.io", "registry.docker.io"})
+DOCKER_AUTH_HOST = "auth.docker.io"  # Docker's token service, named by its registry's challenge
 SCOPE_ACTIONS = "pull,push,delete"
 SCOPES_PER_REQUEST = 25  # repositories per token request (keeps the URL short)
 DEFAULT_TOKEN_LIFETIME = 60.0  # registry-token.md: expires_in defaults to 60 seconds
@@ -102,6 +107,10 @@ def repository_name(namespace: str, repository: str) -> str:
         if not isinstance(part, str) or not _NAME_PART.match(part):
             raise ValueError(f"invalid {what} for the registry: {part!r}")
     return f"{namespace}/{repository}"
+
+
+def _host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
 
 
 def _check_name(name: str) -> None:
@@ -214,6 +223,8 @@ class RegistryClient(Endpoints):
         self,
         base_url: str = DEFAULT_REGISTRY_URL,
         credentials: Credentials | None = None,
+        *,
+        auth_hosts: Collection[str] = (),
         **options: Unpack[Options],
     ) -> None:
         url = check_base_url(base_url, "registry")
@@ -224,6 +235,7 @@ class RegistryClient(Endpoints):
             )
         self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
         self._credentials = credentials
+        self._auth_hosts = frozenset(_host(h) for h in auth_hosts if h.strip())
         self._transport = Transport(service="the registry", hint=_hint, **options)
         self._clock = self._transport.clock
         self._token_lock = threading.Lock()  # one token request at a time
@@ -233,7 +245,7 @@ class RegistryClient(Endpoints):
         self._groups: dict[str, tuple[str, ...]] = {}  # the names asked for with each name
         self._auth_failure: HubAuthError | None = None
         if credentials is not None:
-            self._transport.add_secret(credentials.secret)
+            self._transport.add_credentials(credentials.username, credentials.secret)
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
@@ -384,8 +396,27 @@ class RegistryClient(Endpoints):
                 method="GET",
                 url=response.url,
             )
+        if not self._may_authenticate_at(realm.host):
+            raise HubAuthError(
+                f"the registry at {httpx.URL(self._base).host} names a token service on "
+                f"{_host(realm.host)}, which is neither the registry's own host nor allowed by "
+                "JANITOR_REGISTRY_AUTH_HOSTS: janitor sends no credentials there",
+                method="GET",
+                url=response.url,
+                hint="if that host is the registry's real token service, add it to "
+                "JANITOR_REGISTRY_AUTH_HOSTS",
+            )
         self._challenge = challenge
         return challenge
+
+    def _may_authenticate_at(self, host: str) -> bool:
+        """Credentials go only to the registry's own host, to Docker's token service when the
+        registry is Docker's, or to a host the configuration allows."""
+        own = _host(httpx.URL(self._base).host)
+        realm = _host(host)
+        if realm == own or realm in self._auth_hosts:
+            return True
+        return own in DOCKER_REGISTRY_HOSTS and realm == DOCKER_AUTH_HOST
 
     def authorize(self, names: Sequence[str]) -> None:
         """Ask the token service once for every repository in ``names`` that has no valid
@@ -445,6 +476,7 @@ class RegistryClient(Endpoints):
             bearer=None,
             basic=auth,
             parse_json=True,
+            issues_secret=True,
         )
         user = self._credentials.username if self._credentials else "anonymous"
         if response.status != 200:
@@ -567,6 +599,7 @@ class RegistryClient(Endpoints):
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,
         parse_json: bool = False,
+        issues_secret: bool = False,
     ) -> Answer:
         """One logical request through the transport, with the registry's headers."""
         headers: dict[str, str] = {}
@@ -584,6 +617,7 @@ class RegistryClient(Endpoints):
             auth=basic,
             passthrough=passthrough,
             parse_json=parse_json,
+            issues_secret=issues_secret,
         )
 
     def _message(self, answer: Answer) -> str:

@@ -24,6 +24,7 @@ safe lives here, once:
 
 from __future__ import annotations
 
+import base64
 import importlib.metadata
 import json
 import logging
@@ -35,6 +36,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Self, TypedDict, Unpack
+from urllib.parse import quote
 
 import httpx
 
@@ -106,6 +108,8 @@ class Options(TypedDict, total=False):
     backoff: float  # the first retry's delay; doubles each time
     max_rate_limit_waits: int  # 429s waited out per call before giving up
     rng: random.Random | None  # jitter
+    deadline: float  # seconds one whole exchange may take (default: 4 x timeout)
+    max_body: int  # bytes of one answer janitor reads at most
 
 
 def loopback(host: str) -> bool:
@@ -166,6 +170,22 @@ class Answer:
 
 Hint = Callable[[int, str], str | None]
 
+MIB = 1024 * 1024
+DEFAULT_MAX_BODY = 32 * MIB  # a listing page of 100 rows is well under 1 MiB
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"{size} bytes")
+
+
+class _TooSlow(httpx.ReadTimeout):
+    """The whole answer did not arrive within the deadline: a timeout like httpx's own."""
+
+    def __init__(self, deadline: float, request: httpx.Request) -> None:
+        super().__init__(f"no complete answer within {deadline:g} s", request=request)
+
 
 class Transport:
     """Sends one logical call until it has a usable answer; thread safe.
@@ -186,6 +206,8 @@ class Transport:
         self.max_rate_limit_waits = options.get("max_rate_limit_waits", 20)
         self.clock = options.get("clock", time.time)
         self._timeout = options.get("timeout", 30.0)
+        self._deadline = options.get("deadline", 4 * self._timeout)
+        self._max_body = options.get("max_body", DEFAULT_MAX_BODY)
         self._verify = tls_context(options.get("verify", True))
         self._transport = options.get("transport")
         self._headers = {"User-Agent": options.get("user_agent", DEFAULT_USER_AGENT)}
@@ -240,9 +262,17 @@ class Transport:
     # -- secrets ------------------------------------------------------------------------------
 
     def add_secret(self, value: str) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
+        """Never show ``value``, nor its spellings in JSON and in a URL."""
+        if not value or len(value) < 4:
+            return
+        forms = {value, json.dumps(value)[1:-1], quote(value, safe="")}
+        with self._lock:
+            self._secrets.update(forms)
+
+    def add_credentials(self, username: str, secret: str) -> None:
+        """Never show ``secret``, nor the HTTP Basic header that carries it with ``username``."""
+        self.add_secret(secret)
+        self.add_secret(base64.b64encode(f"{username}:{secret}".encode()).decode("ascii"))
 
     def redact(self, text: str) -> str:
         """The other side's text, minus anything janitor knows to be secret."""
@@ -276,9 +306,12 @@ class Transport:
         auth: httpx.Auth | None = None,
         passthrough: Collection[int] = (),
         parse_json: bool = True,
+        issues_secret: bool = False,
     ) -> Answer:
         """Send until there is a usable answer (2xx or ``passthrough``); raise the error tree
-        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer."""
+        otherwise. With ``parse_json`` a 2xx body that is not JSON counts as a failed answer.
+        The parsed body is redacted, except a 2xx that ``issues_secret`` (a login's or a token
+        service's answer, which carries the new token itself)."""
         attempt = 0
         waits = 0
         paced = mode != "login"
@@ -292,9 +325,21 @@ class Transport:
                     raise self._too_long(method, url, exc.until, exc.why) from None
             started = time.perf_counter()
             try:
-                response = self._client().request(
-                    method, url, params=params, json=json_body, headers=headers, auth=auth
+                response = self._fetch(
+                    method, url, params=params, json_body=json_body, headers=headers, auth=auth
                 )
+            except _TooLarge as exc:
+                if paced:
+                    self.limiter.release()
+                self.count(endpoint)
+                raise HubProtocolError(
+                    f"{self.service}'s answer to {what} is larger than janitor reads "
+                    f"({exc.size / MIB:.1f} MiB; at most {self._max_body / MIB:.0f} MiB)",
+                    method=method,
+                    url=url,
+                    maybe_applied=mode == "once",
+                    hint="check the configured URL; a listing page of 100 rows is far smaller",
+                ) from None
             except httpx.TransportError as exc:
                 if paced:
                     self.limiter.release()
@@ -303,7 +348,11 @@ class Transport:
                 log.debug("%s failed: %s", what, type(exc).__name__)
                 if (mode == "once" and sent) or attempt >= self.max_retries or untrusted(exc):
                     raise map_transport_error(
-                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
+                        exc,
+                        method=method,
+                        url=url,
+                        maybe_applied=mode == "once" and sent,
+                        redact=self.redact,
                     ) from None
                 attempt += 1
                 self._retry(what, endpoint, attempt, f"failed ({type(exc).__name__})", None)
@@ -352,7 +401,7 @@ class Transport:
                         attempt += 1
                         self._retry(what, endpoint, attempt, "answered unreadable JSON", None)
                         continue
-            if not 200 <= status < 300:
+            if not (issues_secret or mode == "login") or not 200 <= status < 300:
                 body = self.redact_json(body)
             return Answer(
                 method=method,
@@ -362,6 +411,42 @@ class Transport:
                 content=response.content,
                 body=body,
             )
+
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | list[str]] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        auth: httpx.Auth | None,
+    ) -> httpx.Response:
+        """One HTTP exchange, its body read whole within the deadline and the size cap (httpx's
+        timeouts are per read: a body that drips a byte a second never trips them)."""
+        client = self._client()
+        request = client.build_request(method, url, params=params, json=json_body, headers=headers)
+        deadline = time.monotonic() + self._deadline
+        response = client.send(request, auth=auth, stream=True)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_body:
+                raise _TooLarge(int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():  # decoded: a compressed bomb counts in full
+                size += len(chunk)
+                if size > self._max_body:
+                    raise _TooLarge(size)
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise _TooSlow(self._deadline, request)
+            if time.monotonic() > deadline:
+                raise _TooSlow(self._deadline, request)
+            response._content = b"".join(chunks)  # what httpx's own read() sets
+        finally:
+            response.close()
+        return response
 
     def _retry(
         self, what: str, endpoint: str, attempt: int, why: str, response: httpx.Response | None

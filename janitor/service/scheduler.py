@@ -24,6 +24,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from starlette.applications import Starlette
 
 from janitor import __version__
 from janitor.config import Settings
@@ -38,11 +39,14 @@ from janitor.engine import (
 )
 from janitor.errors import JanitorError
 from janitor.hub.client import HubClient
+from janitor.notify import known_targets, retry_notifications
 from janitor.policy import Policy, PolicyLoadError
 from janitor.records import RunRecord
 from janitor.report.mail import Mailer
 from janitor.reporting import deliver, retry_outbox, write_weekly_report
+from janitor.service.access import Access
 from janitor.service.claims import claim_fire
+from janitor.service.dashboard import DashboardSource
 from janitor.service.firetimes import (
     cron_trigger,
     fire_key,
@@ -186,9 +190,7 @@ class Service:
         self.metrics.refresh_last_success(self.store, self.policies)
         if self.options.http:
             port = self.settings.http_port if self.options.port is None else self.options.port
-            self.http = HttpServer(
-                create_http_app(self.health, self.metrics), self.options.host, port
-            )
+            self.http = HttpServer(self._http_app(), self.options.host, port)
             self.http.start()  # before the scheduler: a port in use fails before any run
         try:
             self._scheduler.start()
@@ -219,6 +221,22 @@ class Service:
             self.owner,
             extra={"event": "started"},
         )
+
+    def _http_app(self) -> Starlette:
+        """/healthz, /metrics and the dashboard, behind the access rules for this address."""
+        access = Access.decide(
+            self.options.host, self.settings.http_token, metrics_auth=self.settings.metrics_auth
+        )
+        if access.dashboard_refused:
+            log.warning("%s", access.dashboard_refused, extra={"event": "dashboard_refused"})
+        source = DashboardSource(
+            store=self.store,
+            policies=lambda: self.policies,
+            report_schedule=self.settings.report_schedule,
+            report_to=self.settings.report_to,
+            clock=self.clock,
+        )
+        return create_http_app(self.health, self.metrics, access=access, dashboard=source)
 
     def stop(self, grace: float | None = None, *, force: threading.Event | None = None) -> bool:
         """Stop taking new runs, ask runs in flight to stop after their current batch (they are
@@ -514,6 +532,8 @@ class Service:
                 run_id=None,
                 html_path=path,
                 now=now,
+                notify=self.settings.notify,
+                public_url=self.settings.public_url,
             )
         return path
 
@@ -525,19 +545,24 @@ class Service:
             log.debug("traceback", exc_info=True)
 
     def maintenance(self) -> list[int]:
-        """Mark runs of dead processes interrupted, retry queued mail (one replica at a time),
-        refresh the last-success gauges. Returns the runs marked interrupted."""
+        """Mark runs of dead processes interrupted, retry queued mail and notifications (one
+        replica at a time), refresh the last-success gauges. Returns the runs marked
+        interrupted."""
         ctx = self._context(threading.Event())
         recovered = recover_stale_runs(ctx)
-        if self.mailer is not None and self.store.try_acquire_lease(
+        targets = known_targets(self.policies.values(), self.settings)
+        if (self.mailer is not None or targets) and self.store.try_acquire_lease(
             lease_name("maintenance", "outbox"),
             self.owner,
             ttl=timedelta(seconds=max(30.0, self.options.maintenance_seconds * 0.9)),
             now=self.clock(),
         ):
-            sent = retry_outbox(self.store, self.mailer, now=self.clock())
-            if sent:
-                log.info("sent %d queued report(s)", sent)
+            if self.mailer is not None:
+                sent = retry_outbox(self.store, self.mailer, now=self.clock())
+                if sent:
+                    log.info("sent %d queued report(s)", sent)
+            if retry_notifications(self.store, targets, now=self.clock()):
+                log.info("sent queued notifications")
         self.metrics.refresh_last_success(self.store, self.policies)
         return recovered
 

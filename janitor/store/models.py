@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -40,6 +41,7 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 VERDICTS: tuple[str, ...] = ("keep", "delete")
 MAIL_KINDS: tuple[str, ...] = ("run", "weekly")
+NOTIFICATION_KINDS: tuple[str, ...] = ("run_failed", "run_deleted", "weekly")
 
 # Item ids may pass 2**31 over the years (100,000 images a run); SQLite's rowid is 64-bit already
 # and only ``INTEGER PRIMARY KEY`` (not BIGINT) makes it the rowid.
@@ -72,6 +74,8 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     owner: Mapped[str | None] = mapped_column(String(255))
     report_path: Mapped[str | None] = mapped_column(Text)
+    plan_hash: Mapped[str | None] = mapped_column(String(80))
+    """The sha256 of the saved plan a ``janitor apply`` run applied."""
 
     # RunMetrics, one column per field
     repositories_scanned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -153,6 +157,31 @@ class MailOutbox(Base):
     __table_args__ = (
         CheckConstraint(_one_of("kind", MAIL_KINDS), name="kind"),
         Index(None, "sent_at", "created_at"),
+    )
+
+
+class NotifyOutbox(Base):
+    """A chat or webhook notification whose sending failed, kept until it went or was given up.
+    ``target`` is the URL's SHA-256 fingerprint: the URL carries tokens and is never stored."""
+
+    __tablename__ = "notify_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    target: Mapped[str] = mapped_column(String(64))
+    target_shown: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    given_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", NOTIFICATION_KINDS), name="kind"),
+        Index(None, "sent_at", "given_up", "created_at"),
     )
 
 

@@ -34,6 +34,7 @@ def start_run(
     backend: str | None,
     started_at: datetime,
     owner: str | None,
+    plan_hash: str | None = None,
 ) -> int:
     result = conn.execute(
         insert(Run).values(
@@ -46,6 +47,7 @@ def start_run(
             started_at=started_at,
             heartbeat_at=started_at,
             owner=owner,
+            plan_hash=plan_hash,
         )
     )
     (run_id,) = result.inserted_primary_key or (None,)
@@ -102,6 +104,7 @@ def list_runs(
     until: datetime | None,
     status: str | None,
     limit: int | None,
+    offset: int = 0,
 ) -> list[RunRecord]:
     stmt = select(Run.__table__)
     if policy is not None:
@@ -117,7 +120,13 @@ def list_runs(
     stmt = stmt.order_by(Run.started_at.desc(), Run.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [to_record(row) for row in conn.execute(stmt)]
+
+
+def policy_names(conn: Connection) -> list[str]:
+    return list(conn.execute(select(Run.policy).distinct().order_by(Run.policy)).scalars())
 
 
 def mark_stale_runs_interrupted(
@@ -199,4 +208,5 @@ def to_record(row: Row[Any]) -> RunRecord:
         owner=m["owner"],
         heartbeat_at=m["heartbeat_at"],
         report_path=m["report_path"],
+        plan_hash=m["plan_hash"],
     )

@@ -27,6 +27,7 @@ from janitor.records import (
     DecisionRecord,
     HubMetrics,
     MailRecord,
+    NotificationRecord,
     Outcome,
     OutcomeRow,
     RunMetrics,
@@ -238,8 +239,10 @@ class Store:
         backend: str | None = None,
         started_at: datetime,
         owner: str | None,
+        plan_hash: str | None = None,
     ) -> int:
-        """Record a new run as ``running`` (heartbeat = ``started_at``); return its id."""
+        """Record a new run as ``running`` (heartbeat = ``started_at``); return its id.
+        ``plan_hash``: the saved plan the run applies (``janitor apply``)."""
         with self._connection("starting a run") as conn:
             return runs.start_run(
                 conn,
@@ -250,6 +253,7 @@ class Store:
                 backend=backend,
                 started_at=started_at,
                 owner=owner,
+                plan_hash=plan_hash,
             )
 
     def heartbeat(self, run_id: int, now: datetime) -> None:
@@ -320,8 +324,10 @@ class Store:
         until: datetime | None = None,
         status: RunStatus | None = None,
         limit: int | None = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs newest first; ``since`` <= started_at < ``until``; ``limit=None`` for all."""
+        """Runs newest first; ``since`` <= started_at < ``until``; ``limit=None`` for all;
+        ``offset`` skips that many (paging)."""
         with self._connection("listing runs", transaction=False) as conn:
             return runs.list_runs(
                 conn,
@@ -331,7 +337,13 @@ class Store:
                 until=until,
                 status=status,
                 limit=limit,
+                offset=offset,
             )
+
+    def policy_names(self) -> list[str]:
+        """Every policy name that has runs, sorted."""
+        with self._connection("listing the policies with runs", transaction=False) as conn:
+            return runs.policy_names(conn)
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -424,6 +436,51 @@ class Store:
         with self._connection(f"marking mail {mail_id} failed") as conn:
             if not mail.mark_failed(conn, mail_id, error):
                 raise StoreError(f"mail {mail_id} is not in the outbox")
+
+    # -- notification outbox ------------------------------------------------------------------
+
+    def add_notification(
+        self,
+        *,
+        kind: str,
+        run_id: int | None,
+        target: str,
+        target_shown: str,
+        title: str,
+        body: str,
+        created_at: datetime,
+    ) -> int:
+        """Queue a notification for ``target`` (a URL's fingerprint, never the URL)."""
+        with self._connection("queueing a notification") as conn:
+            return mail.add_notification(
+                conn,
+                kind=kind,
+                run_id=run_id,
+                target=target,
+                target_shown=target_shown,
+                title=title,
+                body=body,
+                created_at=created_at,
+            )
+
+    def pending_notifications(
+        self, targets: Sequence[str], limit: int = 50
+    ) -> list[NotificationRecord]:
+        """Notifications to ``targets`` (fingerprints) neither sent nor given up, oldest first."""
+        with self._connection("reading the notification outbox", transaction=False) as conn:
+            return mail.pending_notifications(conn, targets=targets, limit=limit)
+
+    def mark_notification_sent(self, entry_id: int, sent_at: datetime) -> None:
+        with self._connection(f"marking notification {entry_id} sent") as conn:
+            if not mail.mark_notification_sent(conn, entry_id, sent_at):
+                raise StoreError(f"notification {entry_id} is not in the outbox")
+
+    def mark_notification_failed(self, entry_id: int, error: str, *, give_up: bool = False) -> None:
+        """Count a failed attempt and keep its error (which must hold no secret); ``give_up``
+        stops retrying it."""
+        with self._connection(f"marking notification {entry_id} failed") as conn:
+            if not mail.mark_notification_failed(conn, entry_id, error, give_up=give_up):
+                raise StoreError(f"notification {entry_id} is not in the outbox")
 
     # -- leases -------------------------------------------------------------------------------
 

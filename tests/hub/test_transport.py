@@ -3,9 +3,11 @@ used to differ now hold for both (each test runs against each client)."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -227,3 +229,110 @@ def test_the_registry_s_rate_limit_headers_feed_the_same_pacing() -> None:
     with _registry("https://registry.example.test", _registry_handler(manifest)) as registry:
         assert registry.head_manifest("acme/web", "latest") is not None
         assert (registry.rate_limit.limit, registry.rate_limit.remaining) == (100, 76)
+
+
+@pytest.fixture
+def dripping_server() -> Iterator[tuple[str, list[str]]]:
+    """A plain HTTP server on loopback that answers 200 at once, then drips its body a byte
+    every 50 ms (each read well inside any per-read timeout); records each request line."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _drip(self) -> None:
+            seen.append(f"{self.command} {self.path}")
+            if self.path == "/v2/":  # the registry's version check: at once, asking no token
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'{"count": 0, "next": null, "results": []}' + b" " * 200
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Docker-Content-Digest", DIGEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client gave up
+
+        do_GET = _drip
+        do_DELETE = _drip
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_dripping_answer_meets_the_overall_deadline(
+    dripping_server: tuple[str, list[str]],
+) -> None:
+    """Issue 20.4: httpx's timeout is per read; a listing that drips a byte at a time never
+    tripped it. Every exchange now has an overall deadline: a read fails as a timeout and is
+    retried like one."""
+    url, seen = dripping_server
+    with (
+        HubClient(url, None, timeout=5.0, deadline=0.5, max_retries=1, backoff=0.01) as hub,
+        pytest.raises(HubTransportError, match=r"no complete answer within 0\.5 s") as e,
+    ):
+        list(hub.iter_repositories("acme"))
+    assert e.value.kind == "timeout" and not e.value.maybe_applied
+    assert len(seen) == 2  # the read was retried once
+
+
+def test_a_write_whose_answer_drips_is_never_resent(dripping_server: tuple[str, list[str]]) -> None:
+    url, seen = dripping_server
+    registry = RegistryClient(url, None, timeout=5.0, deadline=0.5, max_retries=3, backoff=0.01)
+    with registry, pytest.raises(HubTransportError) as caught:
+        registry.delete_manifest("acme/web", DIGEST)
+    assert caught.value.maybe_applied and caught.value.kind == "timeout"
+    assert [line.split()[0] for line in seen] == ["GET", "DELETE"]
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_answer_past_the_size_cap_is_a_clear_error(declared: bool) -> None:
+    """Issue 20.4: two 100 MB listings cost 678 MB. An answer larger than ``max_body`` is
+    refused (by its Content-Length, or as soon as the bytes read pass the cap), not retried."""
+    big = b'{"count": 1, "next": null, "results": [' + b" " * (2 * 1024 * 1024) + b"]}"
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if declared:
+            return httpx.Response(200, content=big)
+        return httpx.Response(200, stream=httpx.ByteStream(big))
+
+    hub = HubClient(
+        "https://hub.example.test", None, transport=httpx.MockTransport(handler), max_body=1024**2
+    )
+    with hub, pytest.raises(HubProtocolError, match="larger than janitor reads"):
+        list(hub.iter_repositories("acme"))
+    assert len(sent) == 1
+
+
+def test_a_compressed_bomb_counts_in_full() -> None:
+    bomb = gzip.compress(b" " * (4 * 1024 * 1024))  # 4 KiB on the wire, 4 MiB decoded
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+
+    hub = HubClient(
+        "https://hub.example.test", None, transport=httpx.MockTransport(handler), max_body=1024**2
+    )
+    with hub, pytest.raises(HubProtocolError, match="larger than janitor reads"):
+        list(hub.iter_repositories("acme"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -166,12 +167,14 @@ SAME_HOST_CHALLENGE = (
 )
 
 
-def mock_client(handler: Handler, secret: str = TOKEN) -> RegistryClient:
+def mock_client(handler: Handler, secret: str = TOKEN, **kwargs: Any) -> RegistryClient:
+    kwargs.setdefault("auth_hosts", ("auth.example.test",))
     return RegistryClient(
         "https://registry.example.test",
         Credentials(USER, secret),
         transport=httpx.MockTransport(handler),
         max_retries=0,
+        **kwargs,
     )
 
 
@@ -311,3 +314,59 @@ def test_authorize_repeats_the_scope_parameter() -> None:
     assert asked == [
         ["repository:acme/web:pull,push,delete", "repository:acme/api:pull,push,delete"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("registry", "realm", "allowed", "accepted"),
+    [
+        ("https://registry.example.test", "https://evil.example/token", (), False),
+        ("https://registry.example.test", "https://auth.example.test/token", (), False),
+        (
+            "https://registry.example.test",
+            "https://AUTH.example.test./token",
+            ("auth.example.test",),
+            True,
+        ),
+        ("https://registry.example.test", "https://registry.example.test:8443/token", (), True),
+        ("https://registry-1.docker.io", "https://auth.docker.io/token", (), True),
+        ("https://registry.example.test", "https://auth.docker.io/token", (), False),
+        ("https://registry-1.docker.io", "https://auth.docker.io.evil.example/token", (), False),
+    ],
+)
+def test_credentials_go_only_to_a_token_service_janitor_may_trust(
+    registry: str, realm: str, allowed: tuple[str, ...], accepted: bool
+) -> None:
+    """Issue 20.2: the registry's 401 challenge names the realm janitor sends username and PAT
+    to; a realm on any host but the registry's own (``auth.docker.io`` for Docker's registry)
+    or one JANITOR_REGISTRY_AUTH_HOSTS lists is refused, and nothing is sent there."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"token": "opaque-token"})
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        return httpx.Response(200, headers={"Docker-Content-Digest": digest(1)})
+
+    client = RegistryClient(
+        registry,
+        Credentials(USER, TOKEN),
+        transport=httpx.MockTransport(handler),
+        max_retries=0,
+        auth_hosts=allowed,
+    )
+    with client:
+        if accepted:
+            assert client.head_manifest("acme/web", "latest") is not None
+        else:
+            with pytest.raises(HubAuthError, match="sends no credentials there") as caught:
+                client.head_manifest("acme/web", "latest")
+            assert "\n" not in str(caught.value) and "JANITOR_REGISTRY_AUTH_HOSTS" in str(
+                caught.value
+            )
+    token_requests = [r for r in sent if r.url.path == "/token"]
+    assert len(token_requests) == (1 if accepted else 0)
+    assert all(
+        "authorization" not in r.headers for r in sent if r.url.path != "/token" and not accepted
+    )

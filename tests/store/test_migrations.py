@@ -16,7 +16,7 @@ from janitor.store import Store, StoreError
 from janitor.store.migrate import alembic_config, migrations_dir
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"runs", "run_items", "mail_outbox", "leases", "alembic_version"}
+TABLES = {"runs", "run_items", "mail_outbox", "notify_outbox", "leases", "alembic_version"}
 
 
 def _tables(url: str) -> set[str]:
