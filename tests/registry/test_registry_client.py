@@ -370,3 +370,16 @@ def test_credentials_go_only_to_a_token_service_janitor_may_trust(
     assert all(
         "authorization" not in r.headers for r in sent if r.url.path != "/token" and not accepted
     )
+
+
+def test_a_refused_organization_access_token_says_what_to_fix() -> None:
+    oat = "dckr_oat_registry_probe_42"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(401, json={"details": "incorrect username or password"})
+        return httpx.Response(401, headers={"WWW-Authenticate": SAME_HOST_CHALLENGE})
+
+    with mock_client(handler, oat) as client, pytest.raises(HubAuthError) as caught:
+        client.head_manifest("acme/web", "latest")
+    assert "organization access token" in str(caught.value) and oat not in str(caught.value)
