@@ -8,6 +8,7 @@ import click
 
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
+from janitor.fileio import output_target
 from janitor.hub.inventory import iter_inventory
 from janitor.snapshot import write_snapshot
 
@@ -18,8 +19,8 @@ from janitor.snapshot import write_snapshot
     "-o",
     "--output",
     required=True,
-    type=PathType(dir_okay=False, path_type=Path),
-    help="File to write (YAML; .json for JSON).",
+    type=PathType(dir_okay=False, path_type=Path, allow_dash=True),
+    help="File to write (YAML; .json for JSON; - for standard output).",
 )
 @click.pass_obj
 @handle_errors
@@ -28,10 +29,11 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
     --snapshot FILE`, or serve it with `janitor emulator serve --seed FILE`."""
     if not namespace or namespace in (".", "..") or "/" in namespace or not namespace.isprintable():
         raise UsageError(f"{namespace!r} is not a Docker Hub namespace")
+    target = output_target(output)  # refused before Hub is read
     with app.hub_client() as client:
         count = write_snapshot(
             iter_inventory(client, namespace, concurrency=app.settings.concurrency),
             namespace,
-            output,
+            target,
         )
-    click.echo(f"wrote {count} images of {namespace} to {output}")
+    click.echo(f"wrote {count} images of {namespace} to {target.given}", err=target.way == "stdout")

@@ -60,3 +60,12 @@ class PolicyLoadError(JanitorError, ValueError):
         files = {e.file for e in self.errors}
         n, f = len(self.errors), len(files)
         return f"{n} mistake{'s' if n != 1 else ''} in {f} policy file{'s' if f != 1 else ''}"
+
+
+def shown_number(value: int) -> str:
+    """``value`` as text for a message; a number too long to print (Python refuses to turn more
+    than 4,300 digits into text) is described instead."""
+    if value.bit_length() > 128:
+        sign = "negative " if value < 0 else ""
+        return f"a {sign}number of about {int(value.bit_length() * 0.30103)} digits"
+    return str(value)
