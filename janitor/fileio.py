@@ -8,7 +8,8 @@ read, so janitor can neither block forever on a pipe nor read gigabytes from a d
 Writing (:func:`output_target`): an output path is written the way a shell's ``>`` would treat
 it, but safely:
 
-- ``-`` writes to standard output;
+- ``-``, or a name of standard output itself (``/dev/stdout``), writes to standard output (so
+  a shell's ``>>`` still appends);
 - a FIFO or a character device (``/dev/stdout``, ``/dev/tty``, ``/dev/null``) is written through,
   never replaced by a regular file;
 - a regular file, or a path where nothing is yet, is written to a temporary file beside it that
@@ -233,6 +234,8 @@ def output_target(path: str | os.PathLike[str]) -> OutputTarget:
         raise OutputError(f"{given}: cannot write there: {exc.strerror or exc}") from None
     if info is None:
         return OutputTarget(given, Path(os.path.realpath(given)), "atomic")
+    if _is_standard_output(info):  # /dev/stdout and the like: write as `-` would
+        return OutputTarget(given, Path(given), "stdout")
     mode = info.st_mode
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
         return OutputTarget(given, Path(given), "through")
@@ -256,6 +259,14 @@ def output_target(path: str | os.PathLike[str]) -> OutputTarget:
         # a shell's ``>`` would, rather than put a new file in its place.
         return OutputTarget(given, Path(given), "through")
     return OutputTarget(given, real, "atomic")
+
+
+def _is_standard_output(info: os.stat_result) -> bool:
+    try:
+        ours = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real standard output (a test runner)
+        return False
+    return (ours.st_dev, ours.st_ino) == (info.st_dev, info.st_ino)
 
 
 def _via_open_file(given: str) -> bool:

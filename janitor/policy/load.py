@@ -54,14 +54,15 @@ def load_policies(
     hidden files skipped), in file-name order. Raise :class:`PolicyLoadError` with every
     mistake of every file, including a policy name used twice in the folder."""
     path = Path(path)
-    if path.is_file():
-        return [load_policy_file(path, allowed_namespaces=allowed_namespaces)]
     if not path.is_dir():
-        raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
+        if not path.exists():
+            raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
+        return [load_policy_file(path, allowed_namespaces=allowed_namespaces)]
+    # Not only regular files: a FIFO or a device named *.yaml is reported, not skipped.
     files = sorted(
         p
         for p in path.iterdir()
-        if p.suffix in SUFFIXES and not p.name.startswith(".") and p.is_file()
+        if p.suffix in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
     )
     if not files:
         raise PolicyLoadError(
