@@ -63,8 +63,9 @@ class FileInputError(JanitorError):
         self.problem = problem
 
 
-class OutputError(JanitorError):
-    """An output path janitor may not or could not write."""
+class OutputError(JanitorError, OSError):
+    """An output path janitor may not or could not write. An OSError too: code that writes a
+    report after a run (and keeps going when it cannot) handles it like any failed write."""
 
     exit_code = 2
 

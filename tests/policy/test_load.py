@@ -494,3 +494,62 @@ def test_load_error_is_a_bad_input_error() -> None:
     with pytest.raises(JanitorError) as info:
         load_policies(BROKEN / "library.yaml")
     assert getattr(info.value, "exit_code", None) == 2
+
+
+def test_too_many_values_are_refused_while_yaml_composes_them() -> None:
+    """350,000 ``{}`` items used to be composed whole (19 s, 410 MB) before being refused; the
+    loader now stops at the node past the cap: the error names that node's line."""
+    text = "namespace: acme\nselect:\n" + "  - {}\n" * 350_000
+    error = _one_error(text)
+    assert f"more than {MAX_VALUES} values" in error.message
+    assert error.line is not None and error.line <= MAX_VALUES + 3
+
+
+@pytest.mark.parametrize(
+    ("value", "line", "field", "fragment"),
+    [
+        ("2020-02-30", 3, "select[0].last_pushed.older_than", "'2020-02-30' is not a real date"),
+        ("2021-02-29 12:00:00", 3, "select[0].last_pushed.older_than", "not a real date or time"),
+        ("1" * 4301, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("0b" + "1" * 20_000, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("0x" + "f" * 17, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("-" + "9" * 20, 3, "select[0].last_pushed.older_than", "is too large a number"),
+    ],
+)
+def test_values_python_cannot_hold_are_mistakes_at_their_line(
+    value: str, line: int, field: str, fragment: str
+) -> None:
+    error = _one_error(f"namespace: acme\nselect:\n  - last_pushed: {{older_than: {value}}}\n")
+    assert (error.line, error.field) == (line, field)
+    assert fragment in error.message
+    assert len(error.message) < 200
+
+
+@pytest.mark.parametrize("key", ["most_recent", "max_deletes"])
+def test_counts_are_bounded(key: str) -> None:
+    where = "keep:\n  - most_recent:" if key == "most_recent" else "limits:\n  max_deletes:"
+    ok = VALID + f"{where} 1000000000\n"
+    parse_policy(ok, "p.yaml")
+    error = _one_error(VALID + f"{where} 1000000001\n")
+    assert "1000000001 is more than 1,000,000,000, the most allowed" in error.message
+
+
+def test_numbers_too_long_to_print_never_break_an_error_message() -> None:
+    """From data (not YAML), any field: the message describes the number instead of printing
+    it (Python refuses to turn more than 4,300 digits into text)."""
+    huge = int("1" * 20_000, 2)
+    for data in (
+        {"namespace": huge, "select": [{"currently_tagged": False}]},
+        {"namespace": "acme", "select": [{"tags": [huge]}]},
+        {"namespace": "acme", "select": [{"last_pushed": {"older_than": huge}}]},
+        {
+            "namespace": "acme",
+            "select": [{"currently_tagged": False}],
+            "keep": [{"most_recent": -huge}],
+        },
+    ):
+        with pytest.raises(PolicyLoadError) as caught:
+            policy_from_data(data, "p.yaml")
+        assert "a number of about 6020 digits" in str(caught.value) or "negative number" in str(
+            caught.value
+        )

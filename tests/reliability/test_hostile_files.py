@@ -283,3 +283,16 @@ def test_snapshot_to_a_file_then_plan_from_it(env: dict[str, str], tmp_path: Pat
     assert janitor(env, "plan", "--snapshot", str(out)).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir() if "acme" in p.name) == ["acme.json"]
     assert seed()["namespaces"].keys() <= yaml.safe_load(out.read_text())["namespaces"].keys()
+
+
+def test_a_report_folder_that_cannot_hold_reports_after_a_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The run is recorded whatever happens to its report file; janitor says which file it
+    could not write and ends with 1 (a run's trouble), and /dev/null stays a device."""
+    result = janitor(env | {"JANITOR_REPORT_DIR": "/dev/null"}, "run", "--dry-run")
+    assert result.exit_code == 1, result.output
+    assert "cannot write there: Not a directory" in result.stderr
+    assert "internal error" not in result.output
+    assert "run #1 succeeded" in result.stdout
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
