@@ -7,6 +7,7 @@ The SMTP password never appears in a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -218,11 +219,11 @@ class SmtpMailer:
         try:
             with deadline:
                 refused = self._deliver(message, list(recipients))
-        except MailError:
-            raise
         except Exception as exc:  # smtplib, ssl and socket errors, mapped once, here
-            if deadline.expired:
+            if deadline.expired:  # whatever the cut connection made smtplib conclude
                 raise MailError(self._too_slow()) from None
+            if isinstance(exc, MailError):
+                raise
             raise MailError(self._explain(exc)) from None
         finally:
             _DEADLINE.reset(token)
@@ -249,7 +250,7 @@ class SmtpMailer:
             smtp = _DeadlineSMTPSSL(s.host, s.port, timeout=timeout, context=context)
         else:
             smtp = _DeadlineSMTP(s.host, s.port, timeout=timeout)
-        with smtp:
+        try:
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -273,6 +274,12 @@ class SmtpMailer:
                     )
                 smtp.login(s.username, s.password or "")
             refused = smtp.send_message(message, from_addr=s.sender, to_addrs=recipients)
+        finally:
+            # Once the server took the message, nothing after it (a QUIT cut by the deadline)
+            # may turn the delivery into a failure that would send the report twice.
+            with contextlib.suppress(Exception):
+                smtp.quit()
+            smtp.close()
         return dict(refused)
 
     def _explain(self, exc: BaseException) -> str:

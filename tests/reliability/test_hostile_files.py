@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,8 @@ from click.testing import CliRunner, Result
 from janitor.cli import cli
 from janitor.emulator.server import RunningEmulator
 from janitor.fileio import CONFIG_LIMIT, INVENTORY_LIMIT, SECRET_LIMIT
-from tests.reliability.conftest import EmulatorFactory, cli_env, subprocess_env
+from tests.reliability.conftest import EmulatorFactory, cli_env
+from tests.reliability.test_hostile_input import janitor_process
 from tests.runs.conftest import USER, seed
 
 POLICY = """\
@@ -140,14 +139,7 @@ def test_a_fifo_to_read_is_refused_at_once(env: dict[str, str], tmp_path: Path, 
     """In a child process with a time limit: before the fix, opening the FIFO blocked forever."""
     path = special_file(tmp_path, "fifo", READS[name][1])
     command_env, args = read_command(name, path, env)
-    done = subprocess.run(
-        [sys.executable, "-c", "from janitor.cli import main; main()", *args],
-        env=subprocess_env(command_env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = janitor_process(command_env, *args)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert done.returncode == 2, done.stderr
     assert len(errors) == 1 and name in errors[0] and PROBLEMS["fifo"] in errors[0], errors
@@ -206,14 +198,7 @@ def test_a_link_to_standard_output_stays_a_link(
     args = (
         ["snapshot", "acme", "-o"] if writer == "snapshot -o" else ["report", "--weekly", "--out"]
     )
-    done = subprocess.run(
-        [sys.executable, "-c", "from janitor.cli import main; main()", *args, str(link)],
-        env=subprocess_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = janitor_process(env, *args, str(link))
     assert done.returncode == 0, done.stderr
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
     if writer == "snapshot -o":

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -85,6 +86,21 @@ POLICIES: dict[str, tuple[str, str, str]] = {
 
 def janitor(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
+
+
+def janitor_process(
+    env: dict[str, str], *args: str, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """`janitor ARGS` in a child process with ``env`` (text output captured unless ``kwargs``
+    say otherwise), bounded by a generous limit: a hang fails the test instead of the suite."""
+    options: dict[str, Any] = {"capture_output": True, "text": True} | kwargs
+    return subprocess.run(
+        [sys.executable, "-c", "from janitor.cli import main; main()", *args],
+        env=subprocess_env(env),
+        timeout=120,
+        check=False,
+        **options,
+    )
 
 
 def assert_refused(result: Result, *fragments: str, code: int = 2) -> list[str]:
@@ -228,17 +244,17 @@ def test_an_emulator_too_large_to_generate(size: str, fragment: str) -> None:
 def test_a_reader_that_goes_away_ends_janitor_quietly(tmp_path: Path) -> None:
     """`janitor runs show N | head`: when the reader of standard output has gone, janitor
     ends without a word, with the status of a process that SIGPIPE ended (141), like `cat`."""
-    env = subprocess_env({"JANITOR_DATA_DIR": str(tmp_path)})
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line is written
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", "from janitor.cli import main; main()", "runs", "list"],
+        done = janitor_process(
+            {"JANITOR_DATA_DIR": str(tmp_path)},
+            "runs",
+            "list",
             stdout=write_end,
             stderr=subprocess.PIPE,
-            env=env,
-            timeout=120,
-            check=False,
+            text=False,
+            capture_output=False,
         )
     finally:
         os.close(write_end)

@@ -6,15 +6,14 @@ later report once a server answers."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from janitor.emulator.server import RunningEmulator
 from janitor.store import Store
-from tests.reliability.conftest import UNTAGGED_POLICY, EmulatorFactory, cli_env, subprocess_env
+from tests.reliability.conftest import UNTAGGED_POLICY, EmulatorFactory, cli_env
+from tests.reliability.test_hostile_input import janitor_process
 from tests.report.test_mail import DrippingServer, dripping  # noqa: F401  (the fixture)
 
 
@@ -39,14 +38,7 @@ def test_a_dripping_mail_server_queues_the_report_and_the_run_ends(
     env = cli_env(hub, tmp_path, **mail, JANITOR_SMTP_PORT=str(slow.port))
 
     # A real process, bounded by a generous limit: before the deadline it never ended.
-    done = subprocess.run(
-        [sys.executable, "-c", "from janitor.cli import main; main()", "run", "--dry-run"],
-        env=subprocess_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = janitor_process(env, "run", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert slow.connections == 1
     database = f"sqlite:///{tmp_path / 'data' / 'janitor.db'}"
@@ -61,20 +53,8 @@ def test_a_dripping_mail_server_queues_the_report_and_the_run_ends(
 
     # A server that answers: the queued report goes out with the weekly one.
     server = smtp_server()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from janitor.cli import main; main()",
-            "report",
-            "--weekly",
-            "--send",
-        ],
-        env=subprocess_env(env | {"JANITOR_SMTP_PORT": str(server.port)}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = janitor_process(
+        env | {"JANITOR_SMTP_PORT": str(server.port)}, "report", "--weekly", "--send"
     )
     assert result.returncode == 0, result.stderr
     assert len(server.messages) == 2
