@@ -22,8 +22,14 @@ RUN python -m venv /opt/janitor \
 
 # ---- run: the virtualenv only, as a non-root user
 FROM python:3.12-slim
+# OCI annotations; tests/deploy checks version and licenses against pyproject.toml. Pass the
+# repository's URL with --build-arg SOURCE_URL=https://github.com/<owner>/<repo>.
+ARG SOURCE_URL=""
 LABEL org.opencontainers.image.title="janitor" \
-      org.opencontainers.image.description="Docker Hub registry hygiene: retention policies, safe batched deletes, recorded runs, reports"
+      org.opencontainers.image.description="Docker Hub registry hygiene: retention policies, safe batched deletes, recorded runs, reports" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${SOURCE_URL}"
 ENV PATH=/opt/janitor/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

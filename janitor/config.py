@@ -11,11 +11,12 @@ or key that is wrong.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import httpx
 
@@ -86,8 +87,23 @@ class Settings:
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
     timeout: float = 30.0
+    registry_auth_hosts: tuple[str, ...] = ()
+    """Hosts besides the registry's own (and auth.docker.io for Docker's registry) whose token
+    service may receive the registry credentials."""
+    max_wait_seconds: float = 900.0
+    """The longest wait Hub or the registry may ask for (a 429's retry time, a used-up rate-limit
+    window); past it the call fails at once, naming the time it may be retried."""
     smtp_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     """JANITOR_SMTP_* values (from the environment or the TOML file) for SmtpSettings.from_env."""
+    http_token: Secret | None = field(default=None, repr=False)
+    """The dashboard's token (bearer or basic password); required off loopback."""
+    metrics_auth: bool = False
+    """/metrics needs the token too (it is open by default, for Prometheus)."""
+    public_url: str | None = None
+    """Where people reach the dashboard, for links in notifications."""
+    notify: tuple[Secret, ...] = field(default=(), repr=False)
+    """Apprise URLs notified of failed runs, deletions and the weekly digest (they carry
+    tokens: secrets)."""
 
     @property
     def hub_is_default(self) -> bool:
@@ -118,7 +134,18 @@ _KEYS: dict[str, str] = {
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
+    "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
+    "registry_auth_hosts": "JANITOR_REGISTRY_AUTH_HOSTS",
+    "http_token": "JANITOR_HTTP_TOKEN",
+    "http_token_file": "JANITOR_HTTP_TOKEN_FILE",
+    "metrics_auth": "JANITOR_METRICS_AUTH",
+    "public_url": "JANITOR_PUBLIC_URL",
+    "notify": "JANITOR_NOTIFY",
+    "notify_file": "JANITOR_NOTIFY_FILE",
 }
+_TOKEN = re.compile(r"[\x21-\x7e]{16,512}")
+_SECRET_KEYS = ("hub_token", "smtp_password", "http_token", "notify")
+"""Keys whose values are secrets: never in the config file (``<key>_file`` is)."""
 # SMTP settings are read by janitor.report.mail.SmtpSettings.from_env; a TOML file may hold them
 # under the same lower-case names and they are exported to that reader.
 _SMTP_KEYS = {
@@ -130,6 +157,13 @@ _SMTP_KEYS = {
     "smtp_security": "JANITOR_SMTP_SECURITY",
     "smtp_timeout": "JANITOR_SMTP_TIMEOUT",
 }
+
+
+def environment_variables() -> frozenset[str]:
+    """Every environment variable the settings read (deployment files are checked against it)."""
+    return frozenset(
+        {*_KEYS.values(), *_SMTP_KEYS.values(), "JANITOR_SMTP_PASSWORD", "JANITOR_CONFIG"}
+    )
 
 
 def _bool(name: str, value: str) -> bool:
@@ -149,6 +183,11 @@ def _int(name: str, value: str, *, minimum: int, maximum: int) -> int:
     if not minimum <= number <= maximum:
         raise ConfigError(f"{name}: {number} is out of range ({minimum} to {maximum})")
     return number
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 def _list(value: str) -> tuple[str, ...]:
@@ -181,7 +220,7 @@ def _load_toml(path: Path, source: str) -> dict[str, str]:
     known = set(_KEYS) | set(_SMTP_KEYS)
     values: dict[str, str] = {}
     for key, value in data.items():
-        if key in {"hub_token", "smtp_password"}:
+        if key in _SECRET_KEYS:
             raise ConfigError(
                 f"{path}: {key}: secrets do not belong in the config file; "
                 f"use {key}_file or the environment"
@@ -313,6 +352,13 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
         )
     data_dir = _path("JANITOR_DATA_DIR", get("data_dir") or _default_data_dir(env))
     database_url = _database_url(get("database_url") or f"sqlite:///{data_dir / 'janitor.db'}")
+    auth_hosts = _list(get("registry_auth_hosts") or "")
+    for host in auth_hosts:
+        if not _HOST.match(host):
+            raise ConfigError(
+                f"JANITOR_REGISTRY_AUTH_HOSTS: {host!r} is not a host name (comma-separated "
+                "host names, no scheme, port or path)"
+            )
     namespaces = _list(get("namespaces") or "")
     if "library" in namespaces:
         raise ConfigError("JANITOR_NAMESPACES: 'library' (Docker Official Images) is never cleaned")
@@ -350,5 +396,60 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             maximum=86400,
         ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
+        registry_auth_hosts=tuple(h.lower().rstrip(".") for h in auth_hosts),
+        max_wait_seconds=float(
+            _int(
+                "JANITOR_MAX_WAIT_SECONDS",
+                get("max_wait_seconds") or "900",
+                minimum=1,
+                maximum=86400,
+            )
+        ),
         smtp_env=smtp_env,
+        **_service_ux(get),
     )
+
+
+class _ServiceUx(TypedDict):
+    http_token: Secret | None
+    metrics_auth: bool
+    public_url: str | None
+    notify: tuple[Secret, ...]
+
+
+def _service_ux(get: Callable[[str], str | None]) -> _ServiceUx:
+    """The dashboard's and the notifications' settings."""
+    token: Secret | None = None
+    if (value := get("http_token")) is not None:
+        token = Secret(value.strip())
+    elif (value := get("http_token_file")) is not None:
+        token = _read_secret_file("JANITOR_HTTP_TOKEN_FILE", value)
+    if token is not None and not _TOKEN.fullmatch(token.reveal()):
+        raise ConfigError(
+            "JANITOR_HTTP_TOKEN: use at least 16 printable ASCII characters without spaces "
+            "(e.g. `openssl rand -hex 24`)"
+        )
+    public_url = get("public_url")
+    if public_url is not None:
+        public_url = str(_http_url("JANITOR_PUBLIC_URL", public_url)).rstrip("/")
+    notify_text = get("notify")
+    if notify_text is None and (path := get("notify_file")) is not None:
+        notify_text = _read_secret_file("JANITOR_NOTIFY_FILE", path).reveal()
+    from janitor.notify import parse_notify_urls
+
+    try:
+        urls = parse_notify_urls(notify_text or "")
+    except ValueError as exc:  # names the URL's scheme and position, never the URL
+        raise ConfigError(f"JANITOR_NOTIFY: {exc}") from None
+    metrics_auth = _bool("JANITOR_METRICS_AUTH", get("metrics_auth") or "false")
+    if metrics_auth and token is None:
+        raise ConfigError(
+            "JANITOR_METRICS_AUTH: /metrics can need a token only when "
+            "JANITOR_HTTP_TOKEN (or JANITOR_HTTP_TOKEN_FILE) is set"
+        )
+    return {
+        "http_token": token,
+        "metrics_auth": metrics_auth,
+        "public_url": public_url,
+        "notify": tuple(Secret(u) for u in urls),
+    }

@@ -67,6 +67,12 @@ class ItemOutcome:
     digest: str
     outcome: Outcome
     detail: str | None = None
+    hub_code: str | None = None
+    """The name of Hub's warning or error behind the outcome (current_tag, not_found, ...)."""
+
+
+Decided = tuple[Decision, Outcome, str | None, str | None]
+"""An image's outcome: (decision, outcome, detail for people, Hub's warning or error code)."""
 
 
 @dataclass
@@ -145,7 +151,7 @@ class Executor:
                     rest = [d for _, b in batches[index:] for d in b]
                     self._emit(
                         repository,
-                        [(d, "not_attempted", self._stop_reason()) for d in rest],
+                        [(d, "not_attempted", self._stop_reason(), None) for d in rest],
                     )
                     if self.stop.is_set():
                         self.totals.interrupted = True
@@ -155,7 +161,7 @@ class Executor:
 
     def skip_all(self, planned: Iterable[tuple[str, Sequence[Decision]]], reason: str) -> None:
         for repository, decisions in planned:
-            self._emit(repository, [(d, "not_attempted", reason) for d in decisions])
+            self._emit(repository, [(d, "not_attempted", reason, None) for d in decisions])
 
     def _stop_reason(self) -> str:
         if self.totals.failure is not None:
@@ -184,7 +190,7 @@ class Executor:
         for d in batch:
             self._sizes[(repository, d.image.digest)] = d.image.size
         remaining = dict(by_digest)
-        decided: list[tuple[Decision, Outcome, str | None]] = []
+        decided: list[Decided] = []
 
         try:
             first = self._call(repository, list(remaining), active_from, dry_run=True)
@@ -198,14 +204,14 @@ class Executor:
                 self.totals.add_hub_metrics(first)
                 self._emit(
                     repository,
-                    [(d, "would_delete", "Hub's dry run accepts the delete") for d in batch],
+                    [(d, "would_delete", "Hub's dry run accepts the delete", None) for d in batch],
                 )
                 return
         else:
             accepted = self._sort_validation(first, remaining, decided, stage="dry run")
             if not (first.errors or first.warnings):
                 message = first.message or "Hub refused the dry run without naming an image"
-                decided.extend((d, "error", message) for d in remaining.values())
+                decided.extend((d, "error", message, None) for d in remaining.values())
                 remaining.clear()
             if self.dry_run:
                 # Hub's one dry run has said all there is: what is left would go, with the
@@ -219,7 +225,9 @@ class Executor:
                             f"(policy: current_tag: delete); current tags "
                             f"{', '.join(warning.tags)} would go with it"
                         )
-                    decided.append((d, "would_delete", detail))
+                    decided.append(
+                        (d, "would_delete", detail, warning.warning if warning else None)
+                    )
                 self._emit(repository, decided)
                 return
 
@@ -285,7 +293,9 @@ class Executor:
                         if warning is not None
                         else None
                     )
-                    decided.append((d, "deleted", kept_detail))
+                    decided.append(
+                        (d, "deleted", kept_detail, warning.warning if warning else None)
+                    )
                 remaining.clear()
                 break
             stage = f"changed since the dry run (round {round_number + 1})"
@@ -293,11 +303,11 @@ class Executor:
             self._sort_validation(result, remaining, decided, stage=stage, accept=False)
             if len(remaining) == before:
                 message = result.message or "Hub refused the delete without naming an image"
-                decided.extend((d, "error", message) for d in remaining.values())
+                decided.extend((d, "error", message, None) for d in remaining.values())
                 remaining.clear()
         else:
             decided.extend(
-                (d, "error", f"Hub kept refusing the batch after {MAX_ROUNDS} rounds")
+                (d, "error", f"Hub kept refusing the batch after {MAX_ROUNDS} rounds", None)
                 for d in remaining.values()
             )
         self._emit(repository, decided)
@@ -323,7 +333,7 @@ class Executor:
         self,
         result: DeleteResult,
         remaining: dict[str, Decision],
-        decided: list[tuple[Decision, Outcome, str | None]],
+        decided: list[Decided],
         *,
         stage: str,
         accept: bool = True,
@@ -332,7 +342,7 @@ class Executor:
         for error in result.errors:
             decision = remaining.pop(error.digest, None)
             if decision is not None:
-                decided.append((decision, "error", f"Hub: {error.error} ({stage})"))
+                decided.append((decision, "error", f"Hub: {error.error} ({stage})", error.error))
         accepted: dict[str, DeleteWarning] = {}
         refused: set[str] = set()
         for warning in result.warnings:
@@ -344,7 +354,14 @@ class Executor:
                 continue
             refused.add(warning.digest)
             remaining.pop(warning.digest)
-            decided.append((decision, "skipped_warning", _warning_reason(warning, decision, stage)))
+            decided.append(
+                (
+                    decision,
+                    "skipped_warning",
+                    _warning_reason(warning, decision, stage),
+                    warning.warning,
+                )
+            )
         for digest in refused:
             accepted.pop(digest, None)
         return accepted
@@ -357,7 +374,7 @@ class Executor:
         why: str,
         *,
         answered: bool,
-    ) -> list[tuple[Decision, Outcome, str | None]]:
+    ) -> list[Decided]:
         """After a real delete that may have been applied in part or in whole, ask Hub (dry run)
         which images are gone. Never repeats the delete. ``answered``: Hub answered the call, so
         an image still present was not deleted; without an answer Hub may still be at work, and
@@ -371,16 +388,19 @@ class Executor:
                     "unconfirmed",
                     f"{why} and the re-check failed too ({again}); a later run sees whether it "
                     "is gone",
+                    None,
                 )
                 for d in remaining.values()
             ]
         gone = {e.digest for e in check.errors if e.error == "not_found"}
-        out: list[tuple[Decision, Outcome, str | None]] = []
+        out: list[Decided] = []
         for digest, d in remaining.items():
             if digest in gone:
-                out.append((d, "deleted", f"confirmed gone by a re-check: {why}"))
+                out.append((d, "deleted", f"confirmed gone by a re-check: {why}", None))
             elif answered:
-                out.append((d, "error", f"not deleted: {why}; a re-check found it still present"))
+                out.append(
+                    (d, "error", f"not deleted: {why}; a re-check found it still present", None)
+                )
             else:
                 out.append(
                     (
@@ -388,12 +408,13 @@ class Executor:
                         "unconfirmed",
                         f"{why}; a re-check right after still found it, but Hub may yet apply "
                         "the delete: a later run sees whether it is gone",
+                        None,
                     )
                 )
         return out
 
     def _fail(self, repository: str, batch: list[Decision], exc: HubError, *, stage: str) -> None:
-        self._emit(repository, [(d, "error", f"{stage} failed: {exc}") for d in batch])
+        self._emit(repository, [(d, "error", f"{stage} failed: {exc}", None) for d in batch])
         self.totals.failure = f"{stage} call for {repository} failed: {exc}"
 
     def _mark_sending(self, repository: str, batch: list[Decision]) -> None:
@@ -404,13 +425,14 @@ class Executor:
             ]
         )
 
-    def _emit(
-        self, repository: str, decided: Sequence[tuple[Decision, Outcome, str | None]]
-    ) -> None:
+    def _emit(self, repository: str, decided: Sequence[Decided]) -> None:
         if not decided:
             return
-        outcomes = [ItemOutcome(repository, d.image.digest, o, detail) for d, o, detail in decided]
-        for item, (d, _, _) in zip(outcomes, decided, strict=True):
+        outcomes = [
+            ItemOutcome(repository, d.image.digest, o, detail, code)
+            for d, o, detail, code in decided
+        ]
+        for item, (d, *_) in zip(outcomes, decided, strict=True):
             self.totals.count(item, d.image.size)
         self.sink(outcomes)
 

@@ -91,6 +91,32 @@ class DecisionRecord:
     size: int | None = None
     selected_by: str | None = None
     run_id: int | None = None
+    hub_code: str | None = None
+    """The name of Hub's warning or error behind the outcome (``current_tag``, ``is_active``,
+    ``not_found``, ``child_manifest``, ...), machine-readable beside ``detail``."""
+
+
+OutcomeRow = tuple[str, str, Outcome, str | None] | tuple[str, str, Outcome, str | None, str | None]
+"""An item's new outcome: (repository, digest, outcome, detail[, hub_code])."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """A notification whose sending failed, kept for retrying. ``target`` is the URL's
+    fingerprint (the URL itself, which carries tokens, is never stored)."""
+
+    id: int
+    kind: Literal["run_failed", "run_deleted", "weekly"]
+    run_id: int | None
+    target: str
+    target_shown: str
+    title: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    given_up: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,4 +46,5 @@ def decision_to_json(item: DecisionRecord) -> dict[str, object]:
         "selected_by": item.selected_by,
         "outcome": item.outcome,
         "detail": item.detail,
+        "hub_code": item.hub_code,
     }

@@ -5,6 +5,12 @@ warnings, ``ignore_warnings``, Hub-shaped metrics), so policies, the executor an
 work the same whichever backend runs.
 
 - ``delete-images``: Hub's image-management API (``images`` + ``POST .../delete-images``).
+- ``registry``: Hub's tags (or manifests) listing, Hub's tag DELETE and the registry's manifest
+  DELETE, where the image-management API is gone.
+
+Every command that reads a namespace (``plan``, ``snapshot``, ``run``, ``serve``) takes its
+inventory and its deletes from the backend ``select_backend`` chose, through this protocol only:
+nothing outside ``janitor.backends`` knows which backend runs.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef, RepositoryInventory
+from janitor.hub.models import (
+    CallStats,
+    DeleteResult,
+    DeleteWarning,
+    ManifestRef,
+    RepositoryInventory,
+)
 
 
 class Backend(Protocol):
@@ -36,3 +48,12 @@ class Backend(Protocol):
         active_from: datetime | None = None,
         ignore_warnings: Sequence[DeleteWarning] = (),
     ) -> DeleteResult: ...
+
+    def own_calls(self) -> CallStats:
+        """Calls made by clients of the backend's own (the registry's), beyond the Hub client
+        it was given; empty when it has none."""
+        ...
+
+    def close(self) -> None:
+        """Close the backend's own clients (never the Hub client it was given)."""
+        ...

@@ -7,7 +7,13 @@ from datetime import datetime
 
 from janitor.hub.client import HubClient
 from janitor.hub.inventory import iter_inventory
-from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef, RepositoryInventory
+from janitor.hub.models import (
+    CallStats,
+    DeleteResult,
+    DeleteWarning,
+    ManifestRef,
+    RepositoryInventory,
+)
 
 
 class DeleteImagesBackend:
@@ -15,6 +21,12 @@ class DeleteImagesBackend:
 
     def __init__(self, client: HubClient) -> None:
         self.client = client
+
+    def own_calls(self) -> CallStats:
+        return CallStats()  # every call goes through the Hub client
+
+    def close(self) -> None:
+        """Nothing of its own to close."""
 
     def inventory(
         self, namespace: str, *, repositories: Callable[[str], bool], concurrency: int

@@ -3,37 +3,47 @@
 **Inventory.** Hub lists a repository's *tags* (``GET .../repositories/{repo}/tags``), not its
 images, so an image here is a digest that at least one current tag points at: its tags are those
 tags, its ``last_pushed``/``last_pulled`` the latest any of its tags (or their platform images)
-reports, its ``status`` active when any of them is, its size from the tags, and for an index its
-children are the tag's platform images. A tag listed in the spec's shape (no top-level
-``digest``) is resolved with a registry ``HEAD`` by tag, and an index found that way is read
-(``GET``) for its children.
+reports, its ``status`` active when any of them is (``tag_status``), its size from the tags, and
+for an index its children are the tag's platform images (``images[]``). A tag listed in the
+spec's shape (no top-level ``digest``) is resolved with a registry ``HEAD`` by tag. Nothing is
+ever read with a registry ``GET`` to build the inventory: on Docker Hub a manifest GET is a pull
+(it counts against the pull limit and refreshes ``last_pulled``, so an image janitor only looked
+at would look used at the next run).
 
-**Untagged manifests.** No Hub or registry endpoint lists a manifest that no tag points at, so
-this backend never sees one: the inventory holds tagged images only. Deleting an image removes
-its tags through the Hub API and then its manifest (and, for an index, the platform manifests
-no other index uses) through the registry, so a delete leaves nothing untagged behind. Untagged
-manifests left by pushes that moved a tag, or by other tools, stay invisible to it. When a
-deletion fails half-way (tags gone, the manifest DELETE failed) the manifest is left untagged;
-the run records it as not deleted, with its digest.
+**Untagged manifests.** The tags listing shows no manifest that no tag points at, so this
+inventory holds tagged images only. Deleting an image removes its tags through the Hub API and
+then its manifest (and, for an index, the platform manifests no other index lists) through the
+registry, so a delete leaves nothing untagged behind.
 
 **Deletion** gives ``delete-images`` semantics, so the executor, policies and reports work
 unchanged. Every call, dry or real, first checks each manifest against the repository as it is
-now (its tags listing, its immutable-tag rules, a registry ``HEAD`` for digests no tag names):
-``not_found``, ``child_manifest`` (a platform manifest of a listed index) and ``immutable_tag``
-(a current tag matches an immutable rule) are errors; ``current_tag`` (with the tags) and
-``is_active`` (pushed or pulled since ``active_from``, from its tags' times; an untagged manifest
-has none to tell) are warnings, ignored only as Hub ignores them (a ``current_tag`` warning only
-when its tags cover every tag current now). Any error or unignored warning: the answer is Hub's
-"Deletion not possible" and nothing is deleted. A registry token without ``delete`` is an error
-of the whole call, raised before anything is sent.
+now (its tags listing, read whole and checked against its ``count``; its immutable-tag rules; a
+registry ``HEAD`` for digests no tag names): ``not_found``, ``child_manifest`` (a platform
+manifest of a listed index) and ``immutable_tag`` (a current tag matches an immutable rule) are
+errors; ``current_tag`` (with the tags) and ``is_active`` (pushed or pulled since
+``active_from``, from its tags' times; an untagged manifest has none to tell) are warnings,
+ignored only as Hub ignores them (a ``current_tag`` warning only when its tags cover every tag
+current now). Any error or unignored warning: the answer is Hub's "Deletion not possible" and
+nothing is deleted. A registry token without ``delete`` is an error of the whole call, raised
+before anything is sent.
 
-A real call then deletes image by image: each tag (after a registry ``HEAD`` by tag confirms it
-still points at the image: a tag moved by a push since the check is never deleted), then the
-manifest, then the index's children. The metrics count what was really deleted. A failure after
-anything was deleted raises with ``maybe_applied=True``, so the executor re-checks with a dry run
-(where a manifest that is gone answers ``not_found``) instead of repeating; a manifest DELETE
-answered 5xx is first looked up once (``HEAD``), since the registry finishes such deletions in
-the background.
+A real call then deletes, in this order: every tag of the batch (each just confirmed by the
+check's fresh listing; ``janitor.hub.tags.delete_tag`` finds the tag DELETE Hub serves); a
+fresh read of the tags listing; then, for each image no current tag points at now, its manifest
+(an index is deleted before its children; its children are those the tags listing's ``images[]``
+shows, and only an index whose children it does not show is read, by ``GET``, when it is about to
+go; a child another index still lists is kept). A manifest a tag points at now (one janitor never
+saw, or one pushed since the check) is never deleted: the registry would take that tag with it
+(the distribution registry deletes a manifest's tags; Hub's docs say 403): it is kept and
+counted in ``manifest_errors``, which makes the executor re-check and record it as not deleted.
+The metrics count what was really deleted. A failure after anything was deleted raises with
+``maybe_applied=True``, so the executor re-checks with a dry run (where a manifest that is gone
+answers ``not_found``) instead of repeating; a manifest DELETE answered 5xx is first looked up
+once (``HEAD``), since the registry finishes such deletions in the background.
+
+What this order cannot see: a push that moves a tag janitor is about to delete onto another
+image in the moment between the check's listing and that tag's DELETE. Hub's tag DELETE takes
+no condition; a registry HEAD per tag would narrow that window at one call per tag.
 """
 
 from __future__ import annotations
@@ -48,22 +58,25 @@ from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 
+from janitor.backends.untagged import disagreement, join, manifests_served
 from janitor.hub.client import HubClient
-from janitor.hub.errors import HubError
+from janitor.hub.errors import HubError, IncompleteListing, UnknownShape
 from janitor.hub.inventory import tag_size
 from janitor.hub.models import (
+    CallStats,
     DeleteError,
     DeleteMetrics,
     DeleteResult,
     DeleteWarning,
     Image,
     ManifestRef,
+    ManifestRow,
     Repository,
     RepositoryInventory,
     Tag,
     TagRef,
 )
-from janitor.hub.registry import DeleteAnswer, RegistryClient, repository_name
+from janitor.hub.registry import INDEX_MEDIA_TYPES, DeleteAnswer, RegistryClient, repository_name
 from janitor.hub.tags import ImmutableTags, delete_tag, immutable_tags
 
 __all__ = ["RegistryBackend", "RepositoryTags", "read_repository_tags"]
@@ -89,6 +102,10 @@ class RepositoryTags:
 
     tags_of: dict[str, list[Tag]] = field(default_factory=dict)
     children_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    indexes: set[str] = field(default_factory=set)  # digests known to be indexes
+
+    def current_tags(self, digest: str) -> tuple[str, ...]:
+        return tuple(sorted({t.name for t in self.tags_of.get(digest, ())}))
 
     @property
     def parents_of(self) -> dict[str, set[str]]:
@@ -132,22 +149,26 @@ def read_repository_tags(
     """The tags listing of a repository, each tag resolved to its digest and children."""
     name = repository_name(namespace, repository)
     view = RepositoryTags()
-    for tag in hub.iter_tags(namespace, repository):
+    for tag in hub.list_tags(namespace, repository):
         if stop is not None and stop.is_set():
             raise _Stopped
         digest = tag.digest
         kids = tuple(dict.fromkeys(p.digest for p in tag.images if p.digest and p.digest != digest))
         if digest is None:
-            # The spec's shape: no top-level digest, one platform object. The registry knows.
+            # The spec's shape: no top-level digest, one platform object. The registry knows,
+            # by HEAD (a GET is a pull on Hub): an index's children stay unknown until janitor
+            # is about to delete it, when it reads the index itself.
             info = registry.head_manifest(name, tag.name)
             if info is None:
                 log.info("tag %s:%s vanished while being listed", name, tag.name)
                 continue
             digest = info.digest
-            kids = ()
-            if info.is_index and digest not in view.children_of:
-                manifest = registry.get_manifest(name, digest)
-                kids = manifest.children if manifest is not None else ()
+            if info.is_index:  # the spec's one platform object is one of the index's children
+                view.indexes.add(digest)
+            else:
+                kids = ()
+        if kids:
+            view.indexes.add(digest)
         view.tags_of.setdefault(digest, []).append(tag)
         if kids:
             view.children_of[digest] = tuple(
@@ -168,6 +189,7 @@ class _Target:
     tags: tuple[str, ...]
     children: tuple[str, ...]
     shared: frozenset[str]  # children another index also lists: never deleted here
+    is_index: bool = False
 
 
 @dataclass
@@ -176,6 +198,7 @@ class _Applied:
     tag_errors: int = 0
     manifests: int = 0
     manifest_errors: int = 0
+    gone: set[str] = field(default_factory=set)  # digests deleted by this call
 
     @property
     def anything(self) -> bool:
@@ -216,10 +239,15 @@ class RegistryBackend:
         registry: RegistryClient,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        manifests_listing: bool | None = None,
     ) -> None:
         self.hub = hub
         self.registry = registry
         self.clock = clock
+        self.manifests_listing = manifests_listing
+
+    def own_calls(self) -> CallStats:
+        return self.registry.stats
 
     def close(self) -> None:
         self.registry.close()
@@ -235,9 +263,56 @@ class RegistryBackend:
         self, repository: Repository, *, stop: threading.Event | None = None
     ) -> RepositoryInventory:
         ns, repo = repository.namespace, repository.name
-        view = read_repository_tags(self.hub, self.registry, ns, repo, stop=stop)
-        images = tuple(view.image(ns, repo, digest) for digest in sorted(view.tags_of))
-        return RepositoryInventory(repository=repository, images=images)
+        view, rows, note = self._read(ns, repo, stop=stop)
+        tagged = [view.image(ns, repo, digest) for digest in sorted(view.tags_of)]
+        if rows is None:
+            return RepositoryInventory(
+                repository=repository, images=tuple(tagged), notes=(note,) if note else ()
+            )
+        images = join(ns, repo, tagged, view.children_of, rows)
+        return RepositoryInventory(repository=repository, images=tuple(images))
+
+    def _read(
+        self, namespace: str, repository: str, *, stop: threading.Event | None = None
+    ) -> tuple[RepositoryTags, list[ManifestRow] | None, str | None]:
+        """The tags listing and, where Hub serves it, the manifests listing, checked against
+        each other (read once more when they disagree, then refused). Rows are None, with a
+        note saying so, where the manifests listing is not served or not understood."""
+        view = read_repository_tags(self.hub, self.registry, namespace, repository, stop=stop)
+        served = self.manifests_listing
+        if served is None:  # not said: probed (once per namespace and process)
+            served = manifests_served(self.hub, namespace, repository)
+        if not served:
+            return view, None, None
+        where = f"{namespace}/{repository}"
+        problem = ""
+        for attempt in (1, 2):
+            try:
+                rows = list(self.hub.iter_manifests(namespace, repository))
+            except UnknownShape as exc:
+                note = (
+                    f"untagged images of {where} could not be seen: Hub's manifests listing "
+                    f"answered in a shape janitor does not understand ({exc.summary}); planned "
+                    "from the tags listing"
+                )
+                log.warning("%s", note)
+                return view, None, note
+            except IncompleteListing as exc:
+                problem = exc.summary
+            else:
+                found = disagreement({d: view.current_tags(d) for d in view.tags_of}, rows)
+                if found is None:
+                    return view, rows, None
+                problem = found
+            if attempt == 1:
+                log.info("the listings of %s disagree (%s); reading them again", where, problem)
+                view = read_repository_tags(
+                    self.hub, self.registry, namespace, repository, stop=stop
+                )
+        raise IncompleteListing(
+            f"the tags and manifests listings of {where} did not add up twice, so janitor does "
+            f"not plan from them: {problem}"
+        )
 
     def _inventory(
         self, namespace: str, wanted: Callable[[str], bool], concurrency: int
@@ -324,7 +399,8 @@ class RegistryBackend:
     ) -> tuple[list[_Target], list[DeleteError], list[DeleteWarning]]:
         name = repository_name(namespace, repository)
         self.registry.require_delete(name)
-        view = read_repository_tags(self.hub, self.registry, namespace, repository)
+        view, rows, _ = self._read(namespace, repository)
+        row_of = {row.digest: row for row in rows} if rows is not None else None
         rules: ImmutableTags = immutable_tags(self.hub, namespace, repository)
         parents = view.parents_of
         targets: list[_Target] = []
@@ -351,36 +427,85 @@ class RegistryBackend:
                         tags=current,
                         children=kids,
                         shared=frozenset(c for c in kids if parents.get(c, set()) - {digest}),
+                        is_index=digest in view.indexes,
                     )
                 )
                 continue
             if digest in parents:
                 errors.append(DeleteError(repository, digest, "child_manifest"))
                 continue
-            info = self.registry.head_manifest(name, digest)
+            if row_of is not None:
+                row = row_of.get(digest)
+                if row is None:
+                    errors.append(DeleteError(repository, digest, "not_found"))
+                    continue
+                if any(
+                    moment is not None and moment >= active_from
+                    for moment in (row.last_pushed, row.last_pulled)
+                ):
+                    warnings.append(DeleteWarning(repository, digest, "is_active"))
+                if row.media_type is not None:
+                    targets.append(
+                        _Target(
+                            digest=digest,
+                            tags=(),
+                            children=(),
+                            shared=frozenset(),
+                            is_index=row.media_type in INDEX_MEDIA_TYPES,
+                        )
+                    )
+                    continue
+            info = self.registry.head_manifest(name, digest)  # HEAD: never a pull
             if info is None:
                 errors.append(DeleteError(repository, digest, "not_found"))
                 continue
-            children: tuple[str, ...] = ()
-            if info.is_index:
-                manifest = self.registry.get_manifest(name, digest)
-                children = manifest.children if manifest is not None else ()
             targets.append(
                 _Target(
-                    digest=digest,
-                    tags=(),
-                    children=children,
-                    shared=frozenset(c for c in children if c in parents),
+                    digest=digest, tags=(), children=(), shared=frozenset(), is_index=info.is_index
                 )
             )
         return targets, errors, warnings
 
     def _delete(self, namespace: str, repository: str, targets: list[_Target]) -> DeleteResult:
+        """The tags of every target (each confirmed by the check's fresh listing), then a fresh
+        read of the tags listing, then the manifests no current tag points at (see
+        ``_delete_manifests``); a manifest a tag points at now is kept and counted as an error."""
         name = repository_name(namespace, repository)
         applied = _Applied()
+        kept: list[str] = []
         try:
             for target in targets:
-                self._delete_one(namespace, repository, name, target, applied)
+                for tag in target.tags:
+                    if delete_tag(self.hub, namespace, repository, tag, confirmed=True):
+                        applied.tags += 1
+                    else:
+                        applied.tag_errors += 1  # gone since the check: nothing left to delete
+            fresh = read_repository_tags(self.hub, self.registry, namespace, repository)
+            parents = fresh.parents_of
+            for target in sorted(targets, key=lambda t: not t.is_index):  # indexes first
+                if target.digest in applied.gone:
+                    continue  # went with an index of this batch, as its exclusive child
+                tagged = fresh.current_tags(target.digest)
+                if tagged:
+                    # A tag janitor never saw, or one pushed since the check: a manifest DELETE
+                    # would take it (the distribution registry deletes a manifest's tags with it).
+                    applied.manifest_errors += 1
+                    kept.append(f"{target.digest[:19]} (now tagged {', '.join(tagged)})")
+                    log.warning(
+                        "kept %s@%s: tag(s) %s point at it now, so its manifest is not deleted",
+                        name,
+                        target.digest[:19],
+                        ", ".join(tagged),
+                    )
+                    continue
+                if target.digest in parents:
+                    applied.manifest_errors += 1
+                    kept.append(f"{target.digest[:19]} (now listed by an index)")
+                    continue
+                if not self._delete_manifests(name, target, parents, applied):
+                    kept.append(
+                        f"{target.digest[:19]} (the registry says a tag or an index lists it)"
+                    )
         except HubError as exc:
             if applied.anything:
                 exc.maybe_applied = True
@@ -392,53 +517,53 @@ class RegistryBackend:
         log.info(
             "deleted from %s: %d tag(s), %d manifest(s)", name, applied.tags, applied.manifests
         )
-        return DeleteResult(dry_run=False, accepted=True, metrics=applied.metrics())
+        message = None
+        if kept:
+            message = "manifests kept because a tag or an index references them now: " + "; ".join(
+                kept
+            )
+        return DeleteResult(
+            dry_run=False, accepted=True, metrics=applied.metrics(), message=message
+        )
 
-    def _delete_one(
-        self, namespace: str, repository: str, name: str, target: _Target, applied: _Applied
-    ) -> None:
+    def _delete_manifests(
+        self, name: str, target: _Target, parents: dict[str, set[str]], applied: _Applied
+    ) -> bool:
+        """An index first, then its children no remaining index lists; a plain manifest alone.
+        An index's children come from the tags listing's ``images[]``; only an index whose
+        children it does not show (an untagged one, or one listed in the spec's shape) is read,
+        by GET, and only now, when it is about to go: on Hub a GET is a pull, and pulls are
+        limited (200 per 6 hours for a personal account), so one GET per deleted index would
+        stop a large cleanup half-way."""
         children = target.children
-        if children:
-            # The index itself lists every manifest it holds, also those Hub's tags endpoint
-            # leaves out (build attestations): read it while it exists, so none is orphaned.
+        if target.is_index and not children:
             manifest = self.registry.get_manifest(name, target.digest)
             if manifest is not None:
-                children = tuple(dict.fromkeys((*children, *manifest.children)))
-        for tag in target.tags:
-            info = self.registry.head_manifest(name, tag)
-            if info is None:
-                applied.tag_errors += 1  # gone since the check: nothing left to delete
-                continue
-            if info.digest != target.digest:
-                raise HubError(
-                    f"tag {name}:{tag} now points at {info.digest[:19]}, not at "
-                    f"{target.digest[:19]}: it moved after the check, so it is not deleted",
-                    hint="the next run plans with the new state",
-                )
-            if delete_tag(self.hub, namespace, repository, tag):
-                applied.tags += 1
-            else:
-                applied.tag_errors += 1
+                children = manifest.children
         answer = self._delete_manifest(name, target.digest)
         if answer == "referenced":
-            raise HubError(
-                f"the registry refuses to delete {name}@{target.digest[:19]}: a tag or an index "
-                "references it again since the check",
-                status=403,
-                hint="the next run plans with the new state",
+            # 403: a tag or an index references it (a platform manifest of an untagged index
+            # that stays): kept, and counted so the executor records it as not deleted
+            log.info(
+                "kept %s@%s: the registry says it is still referenced", name, target.digest[:19]
             )
+            applied.manifest_errors += 1
+            return False
         if answer == "deleted":
             applied.manifests += 1
+            applied.gone.add(target.digest)
         else:
             applied.manifest_errors += 1
         for child in children:
-            if child in target.shared:
-                continue
+            if child in target.shared or parents.get(child, set()) - {target.digest}:
+                continue  # another index still lists it
             answer = self._delete_manifest(name, child)
             if answer == "deleted":
                 applied.manifests += 1
+                applied.gone.add(child)
             elif answer == "referenced":
                 log.info("kept %s@%s: another index still lists it", name, child[:19])
+        return True
 
     def _delete_manifest(self, name: str, digest: str) -> DeleteAnswer:
         """DELETE once; after a failure that may have been applied, one HEAD tells whether the

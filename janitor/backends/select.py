@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from janitor.backends import Backend
 from janitor.backends.delete_images import DeleteImagesBackend
 from janitor.backends.registry import RegistryBackend
+from janitor.backends.untagged import forget_manifests_probes
 from janitor.config import DEFAULT_REGISTRY_URL, Settings
 from janitor.errors import ConfigError
 from janitor.hub.auth import Credentials
@@ -26,7 +29,13 @@ from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError, HubForbidden, HubNotFound
 from janitor.hub.registry import RegistryClient
 
-__all__ = ["forget_probes", "probe_backend", "registry_client", "select_backend"]
+__all__ = [
+    "forget_probes",
+    "namespace_backend",
+    "probe_backend",
+    "registry_client",
+    "select_backend",
+]
 
 log = logging.getLogger("janitor.backends")
 
@@ -41,6 +50,7 @@ def forget_probes() -> None:
     """Forget every cached probe (tests; a long-running service never needs it)."""
     with _lock:
         _probed.clear()
+    forget_manifests_probes()
 
 
 def probe_backend(client: HubClient, namespace: str) -> BackendName:
@@ -97,3 +107,15 @@ def select_backend(client: HubClient, namespace: str, *, settings: Settings) -> 
     if choice == "delete-images":
         return DeleteImagesBackend(client)
     return RegistryBackend(client, registry_client(settings))
+
+
+@contextmanager
+def namespace_backend(
+    client: HubClient, namespace: str, *, settings: Settings
+) -> Iterator[Backend]:
+    """``select_backend`` for a command that reads a namespace; its own clients closed after."""
+    backend = select_backend(client, namespace, settings=settings)
+    try:
+        yield backend
+    finally:
+        backend.close()

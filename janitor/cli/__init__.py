@@ -14,11 +14,16 @@ def main() -> None:
 __all__ = ["cli", "main"]
 
 # Register the commands on the root group.
-from janitor.cli import demo, policies, report, run, runs, snapshot  # noqa: E402,F401
+from janitor.cli import (  # noqa: E402,F401
+    completion,
+    demo,
+    policies,
+    report,
+    run,
+    runs,
+    serve,
+    snapshot,
+)
 from janitor.emulator.cli import emulator as _emulator  # noqa: E402
 
 cli.add_command(_emulator)
-
-from janitor.service.cli import register as _register_service  # noqa: E402
-
-_register_service(cli)

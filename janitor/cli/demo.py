@@ -58,7 +58,7 @@ def demo_command(app: App, seed: Path) -> None:
         )
         calls = emulator.log.count()
     store = app.store()
-    for record, path in results:
+    for record, path in results.finished:
         click.echo("")
         for line in summary_lines(record, path):
             click.echo(line)
@@ -73,6 +73,6 @@ def demo_command(app: App, seed: Path) -> None:
     click.echo(f"the emulator answered {calls} requests; nothing was deleted (dry run)")
     click.echo(f"database: {app.settings.database_url}")
     click.echo("next: `janitor runs list`, `janitor runs show ID`, `janitor plan` (see README)")
-    for _, path in results:
+    for _, path in results.finished:
         if path is not None:
             click.echo(f"report: {path}")

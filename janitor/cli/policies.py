@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 from dateutil import parser as dateparser
 
+from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
-from janitor.hub.inventory import iter_inventory
-from janitor.policy import evaluate, load_policies
+from janitor.policy import Policy, PolicyError, PolicyLoadError, evaluate, load_policies
 from janitor.policy.render import plan_table, plan_to_json
+from janitor.policy.schema import policy_json_schema
 
 
 @cli.group("policies")
@@ -23,14 +24,30 @@ def policies_group() -> None:
 
 @policies_group.command("check")
 @click.argument("path", required=False, type=PathType(path_type=Path))
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as JSON: the valid policies, and every error with file, line, field "
+    "and message (exit 2 on any error).",
+)
 @click.pass_obj
 @handle_errors
-def policies_check(app: App, path: Path | None) -> None:
+def policies_check(app: App, path: Path | None, as_json: bool) -> None:
     """Validate a policy file or folder; one line per mistake, exit 2 on any."""
     folder = path or app.settings.policies
     if not folder.exists():
         raise UsageError(f"{folder}: no such file or folder")
-    policies = load_policies(folder, allowed_namespaces=app.settings.namespaces or None)
+    try:
+        policies = load_policies(folder, allowed_namespaces=app.settings.namespaces or None)
+    except PolicyLoadError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps(check_to_json([], exc.errors), indent=2))
+        click.get_current_context().exit(exc.exit_code)
+    if as_json:
+        click.echo(json.dumps(check_to_json(policies, []), indent=2))
+        return
     for policy in policies:
         schedule = f", schedule {policy.schedule!r} ({policy.timezone})" if policy.schedule else ""
         click.echo(
@@ -38,6 +55,34 @@ def policies_check(app: App, path: Path | None) -> None:
             f"mode {policy.mode}{schedule}"
         )
     click.echo(f"{len(policies)} polic{'y' if len(policies) == 1 else 'ies'} valid")
+
+
+def check_to_json(policies: list[Policy], errors: list[PolicyError]) -> dict[str, object]:
+    return {
+        "valid": not errors,
+        "policies": [
+            {
+                "file": str(p.source),
+                "name": p.name,
+                "namespace": p.namespace,
+                "mode": p.mode,
+                "schedule": p.schedule,
+                "timezone": p.timezone,
+            }
+            for p in policies
+        ],
+        "errors": [
+            {"file": str(e.file), "line": e.line, "field": e.field, "message": e.message}
+            for e in errors
+        ],
+    }
+
+
+@policies_group.command("schema")
+def policies_schema() -> None:
+    """Print the JSON Schema of a policy file, for editors: save it and point a
+    `# yaml-language-server: $schema=...` line (or your editor's settings) at it."""
+    click.echo(json.dumps(policy_json_schema(), indent=2))
 
 
 MIN_AS_OF, MAX_AS_OF = 1970, 9000
@@ -109,13 +154,13 @@ def plan_command(
     else:
         with app.hub_client() as client:
             for policy in policies:
-                inventories = iter_inventory(
-                    client,
-                    policy.namespace,
-                    repositories=policy.covers,
-                    concurrency=app.settings.concurrency,
-                )
-                plans.append(evaluate(inventories, policy, now))
+                with namespace_backend(client, policy.namespace, settings=app.settings) as backend:
+                    inventories = backend.inventory(
+                        policy.namespace,
+                        repositories=policy.covers,
+                        concurrency=app.settings.concurrency,
+                    )
+                    plans.append(evaluate(inventories, policy, now))
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
         return

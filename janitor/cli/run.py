@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from janitor.cli.app import App, cli, handle_errors, progress_printer
-from janitor.engine import (
-    RunContext,
-    decide_mode,
-    owner_is_dead,
-    recover_stale_runs,
-    run_once,
-    utcnow,
-)
-from janitor.errors import RunFailed, UsageError
+from janitor.engine import PolicyBusy, RunContext, run_policy
+from janitor.errors import UsageError
 from janitor.policy import Policy
 from janitor.records import RunRecord
-from janitor.reporting import deliver, mailer_from_settings, write_run_report
+from janitor.reporting import mailer_from_settings
 from janitor.serialize import run_to_json
-from janitor.service.claims import RunningLease, lease_name, running_lease_ttl
-from janitor.store import Store
 from janitor.units import human_bytes
 
-log = logging.getLogger("janitor.cli")
+
+@dataclass
+class RunResults:
+    """What `janitor run` did: each finished run with its report file (None: not written), and
+    each policy it could not run because another process was running it."""
+
+    finished: list[tuple[RunRecord, Path | None]] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.busy and all(
+            r.status == "succeeded" and path is not None for r, path in self.finished
+        )
 
 
 def run_policies(
@@ -39,8 +42,8 @@ def run_policies(
     apply_flag: bool,
     trigger: str,
     quiet: bool,
-) -> list[tuple[RunRecord, Path | None]]:
-    """Run each policy through the one run path, then write (and mail) its report."""
+) -> RunResults:
+    """Run each policy through the one run path (``janitor.engine.run_policy``)."""
     ctx = RunContext(
         settings=app.settings,
         store=app.store(),
@@ -48,89 +51,31 @@ def run_policies(
         progress=progress_printer(not quiet),
     )
     app.hub_client().close()  # a configuration mistake is exit 2 before any run starts
-    # A one-shot process has no run of its own in flight yet: a "running" run under its own
-    # host:pid is a dead predecessor's (a container's PID 1 comes back with the same name).
-    recover_stale_runs(ctx, own_runs=True)
     mailer = mailer_from_settings(app.settings)
-    results: list[tuple[RunRecord, Path | None]] = []
+    results = RunResults()
     for policy in policies:
-        mode = decide_mode(
-            policy,
-            dry_run_flag=dry_run_flag,
-            apply_flag=apply_flag,
-            service=False,
-            settings=app.settings,
-        )
-        if mode.note and not quiet:
-            click.echo(f"note: {mode.note}", err=True)
-        # The same running lease as the service: a one-shot run never overlaps a service run
-        # (or another one-shot run) of the same policy.
-        lease = RunningLease(
-            ctx.store,
-            policy.name,
-            ctx.owner,
-            clock=utcnow,
-            ttl=running_lease_ttl(timedelta(seconds=app.settings.stale_after_seconds)),
-            on_lost=ctx.stop.set,
-        )
-        if not lease.acquire() and not (
-            _release_dead_holder(ctx.store, policy.name, ctx.owner) and lease.acquire()
-        ):
-            raise RunFailed(
-                f"policy {policy.name!r} is being run right now by another janitor process "
-                "(a service replica or another `janitor run`); nothing was done, try again later"
-            )
         try:
-            record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
-        finally:
-            lease.release()
-        if ctx.progress:
-            click.echo("\r\033[K", err=True, nl=False)
-        try:
-            report, path = write_run_report(
-                app.store(), record.id, app.settings.report_dir, now=utcnow()
+            done = run_policy(
+                ctx,
+                policy,
+                trigger=trigger,
+                mailer=mailer,
+                dry_run_flag=dry_run_flag,
+                apply_flag=apply_flag,
+                on_note=None if quiet else _print_note,
             )
-        except OSError as exc:  # the run is recorded; only its report file is missing
-            log.error(
-                "run %d: cannot write its report to %s: %s (see `janitor report --run %d`)",
-                record.id,
-                app.settings.report_dir,
-                exc.strerror or exc,
-                record.id,
-            )
-            results.append((app.store().get_run(record.id) or record, None))
+        except PolicyBusy as exc:
+            results.busy.append(str(exc))
             continue
-        recipients = list(policy.report_emails) or list(app.settings.report_to)
-        deliver(
-            app.store(),
-            mailer,
-            report,
-            recipients,
-            kind="run",
-            run_id=record.id,
-            html_path=path,
-            now=utcnow(),
-        )
-        results.append((app.store().get_run(record.id) or record, path))
+        finally:
+            if ctx.progress:
+                click.echo("\r\033[K", err=True, nl=False)
+        results.finished.append((done.record, done.report))
     return results
 
 
-def _release_dead_holder(store: Store, policy: str, me: str) -> bool:
-    """The running lease of ``policy`` is held: when its holder is the owner of the policy's
-    latest run and that process of this host no longer exists (a `janitor run` killed with -9),
-    release its lease now rather than make the next run wait out its TTL. (Its runs were marked
-    interrupted by ``recover_stale_runs`` already.)"""
-    for run in store.list_runs(policy=policy, limit=1):
-        if run.owner and run.status != "running" and owner_is_dead(run.owner, me):
-            store.release_lease(lease_name("running", policy), run.owner)
-            log.warning(
-                "released the running lease of policy %s held by %s, a process that no longer "
-                "exists",
-                policy,
-                run.owner,
-            )
-            return True
-    return False
+def _print_note(note: str) -> None:
+    click.echo(f"note: {note}", err=True)
 
 
 def _size(size: int | None) -> str:
@@ -187,10 +132,12 @@ def run_command(
         quiet=as_json,
     )
     if as_json:
-        click.echo(json.dumps([run_to_json(r) for r, _ in results], indent=2))
+        click.echo(json.dumps([run_to_json(r) for r, _ in results.finished], indent=2))
     else:
-        for record, path in results:
+        for record, path in results.finished:
             for line in summary_lines(record, path):
                 click.echo(line)
-    if any(r.status != "succeeded" or path is None for r, path in results):
+    for conflict in results.busy:
+        click.echo(f"error: {conflict}", err=True)
+    if not results.ok:
         click.get_current_context().exit(1)

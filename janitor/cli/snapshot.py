@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
+from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
 from janitor.fileio import output_target
-from janitor.hub.inventory import iter_inventory
 from janitor.snapshot import write_snapshot
 
 
@@ -30,10 +30,12 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
     if not namespace or namespace in (".", "..") or "/" in namespace or not namespace.isprintable():
         raise UsageError(f"{namespace!r} is not a Docker Hub namespace")
     target = output_target(output)  # refused before Hub is read
-    with app.hub_client() as client:
-        count = write_snapshot(
-            iter_inventory(client, namespace, concurrency=app.settings.concurrency),
-            namespace,
-            target,
+    with (
+        app.hub_client() as client,
+        namespace_backend(client, namespace, settings=app.settings) as backend,
+    ):
+        inventories = backend.inventory(
+            namespace, repositories=lambda name: True, concurrency=app.settings.concurrency
         )
+        count = write_snapshot(inventories, namespace, target)
     click.echo(f"wrote {count} images of {namespace} to {target.given}", err=target.way == "stdout")

@@ -27,6 +27,7 @@ from janitor.emulator.api import (
     auth,
     delete,
     images,
+    manifests,
     registry,
     repositories,
     repository_info,
@@ -42,7 +43,7 @@ from janitor.emulator.api.common import (
     status_phrase,
 )
 from janitor.emulator.config import EmulatorConfig
-from janitor.emulator.faults import PIPELINE_KINDS, Fault, FaultPlan
+from janitor.emulator.faults import PIPELINE_KINDS, Fault, FaultPlan, echo_body
 from janitor.emulator.model import HubState
 from janitor.emulator.ratelimit import RateDecision, RateLimiter
 from janitor.emulator.registry_auth import REGISTRY_PREFIX, TOKEN_PATH, RegistryTokens
@@ -125,7 +126,7 @@ class EmulatorApp(Starlette):
                     return
             fault = ctx.faults.take(method, path, PIPELINE_KINDS)
             if fault is not None and await self._fire(
-                fault, scope, replay, receive, send, answer, extra_headers
+                fault, scope, replay, receive, send, answer, extra_headers, body
             ):
                 return
             await super().__call__(scope, replay, answer)
@@ -168,8 +169,13 @@ class EmulatorApp(Starlette):
         raw_send: Send,
         send: Send,
         extra_headers: list[tuple[bytes, bytes]],
+        body: bytes,
     ) -> bool:
         """Act out a pipeline fault. True when it answered (or dropped) the request itself."""
+        if fault.kind == "echo":
+            echoed = echo_body(scope["method"], scope["path"], scope.get("headers", []), body)
+            await JSONAnswer(echoed, status_code=fault.status)(scope, receive, send)
+            return True
         if fault.kind == "slow":
             # A client that gives up waiting gets no answer; the request ends with it.
             return await _wait_or_disconnect(fault.delay, raw_receive)
@@ -305,7 +311,13 @@ def create_app(
         # The current API, where delete-images is gone: Hub's tag DELETE, the repository read
         # (immutable tags), and the registry (its token service included) under /registry.
         Route(REPO + "/tags/{tag}", tags_delete.delete_tag, methods=["DELETE"]),
+        Route(
+            "/v2/repositories/{namespace}/{repository}/tags/{tag}/",
+            tags_delete.delete_tag_legacy,
+            methods=["DELETE"],
+        ),
         Route(REPO, repository_info.get_repository, methods=["GET"]),
+        Route(REPO + "/manifests", manifests.list_manifests, methods=["GET"]),
         Route(REGISTRY_PREFIX + "/v2/", registry.ping, methods=["GET"]),
         Route(TOKEN_PATH, registry.token, methods=["GET"]),
         Route(
@@ -340,4 +352,5 @@ def create_app(
     app.ctx = ctx
     app.state.ctx = ctx
     app.state.registry_tokens = RegistryTokens()
+    app.state.registry_pulls = registry.PullCounter()
     return app

@@ -103,6 +103,13 @@ def _fault(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
     show_default=True,
     help="Lifetime of issued tokens in seconds.",
 )
+@click.option(
+    "--like-hub",
+    is_flag=True,
+    help="As strict as the live Hub: tag_status only, nanosecond times, page_size capped, a "
+    "registry that deletes a tagged manifest with its tags, manifest GETs as pulls, tag DELETE "
+    "on hub-tool's path only, the manifests listing (untagged images).",
+)
 def serve(
     seed_file: Path | None,
     size: str | None,
@@ -115,6 +122,7 @@ def serve(
     faults: list[Fault],
     tag_shape: str,
     token_ttl: float,
+    like_hub: bool,
 ) -> None:
     """Serve an emulated Docker Hub until interrupted (SIGINT or SIGTERM)."""
     if (seed_file is None) == (size is None):
@@ -140,7 +148,7 @@ def serve(
                 param_hint="--generate",
             )
         state = generate_state(namespace=namespace, repos=repos, images=images, seed=random_seed)
-    config = EmulatorConfig(
+    config = (EmulatorConfig.like_hub if like_hub else EmulatorConfig)(
         rate_limit=rate_limit,
         rate_window=rate_window,
         tag_shape="spec" if tag_shape == "spec" else "live",

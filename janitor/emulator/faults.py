@@ -15,9 +15,18 @@ A :class:`Fault` matches a request by method and a regular expression searched i
     answer 200 with a truncated, invalid JSON body.
 ``rate_limit``
     answer 429 with the retry headers, as if the rate-limit window were exhausted.
+``echo``
+    answer ``status`` with an error body that repeats the request: its body (a login's secret)
+    and its headers (``Authorization`` included), in every field a client may show (``message``,
+    ``detail``, ``details``, ``errors[]``, ``errinfo``), as a careless proxy or Hub might.
 ``next_404``
     on the first matching *last* page of a listing, add a ``next`` link to the page after it, which
     answers 404 as every page past the end does (a quirk seen on the live Hub).
+``drop_row``
+    the next matching page of a listing silently leaves out its first row (``count`` unchanged):
+    a listing that does not add up.
+``repeat_page``
+    the next matching page after the first serves the rows of the page before it again.
 
 The CLI takes a fault as ``KIND[:key=value[,key=value...]]``, e.g.
 ``status:status=503,method=POST,path=delete-images,times=2`` or ``slow:delay=1.5``.
@@ -30,11 +39,31 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-FaultKind = Literal["status", "drop", "slow", "malformed", "rate_limit", "next_404"]
-FAULT_KINDS: tuple[str, ...] = ("status", "drop", "slow", "malformed", "rate_limit", "next_404")
+FaultKind = Literal[
+    "status",
+    "drop",
+    "slow",
+    "malformed",
+    "rate_limit",
+    "echo",
+    "next_404",
+    "drop_row",
+    "repeat_page",
+]
+FAULT_KINDS: tuple[str, ...] = (
+    "status",
+    "drop",
+    "slow",
+    "malformed",
+    "rate_limit",
+    "echo",
+    "next_404",
+    "drop_row",
+    "repeat_page",
+)
 
 # Fired by the request pipeline before the handler runs; the others need the handler's help.
-PIPELINE_KINDS = frozenset({"status", "drop", "slow", "malformed", "rate_limit"})
+PIPELINE_KINDS = frozenset({"status", "drop", "slow", "malformed", "rate_limit", "echo"})
 
 
 @dataclass
@@ -196,3 +225,19 @@ class FaultPlan:
                     del self._faults[index]
                 return fault
         return None
+
+
+def echo_body(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> dict[str, Any]:
+    """What an ``echo`` fault answers: the request repeated in every field of an error body."""
+    seen = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+    text = f"{method} {path} sent {body.decode('utf-8', 'replace')} with headers {seen}"
+    return {
+        "message": text,
+        "detail": text,
+        "details": text,
+        "errors": [{"code": "DENIED", "message": text, "detail": seen}],
+        "errinfo": {"request": text, "headers": seen},
+        "txnid": text,
+    }

@@ -481,18 +481,24 @@ class HubState:
             self._touch(repo)
             return True
 
-    def delete_manifest(self, namespace: str, name: str, digest: str) -> ManifestDeletion:
-        """The registry's ``DELETE /v2/{name}/manifests/{digest}``: only a manifest that no current
-        tag and no index references goes (``tagged``/``child`` otherwise; ``unknown``: no such
-        manifest). Deleting an index leaves its children behind as untagged manifests of their
-        own, as a registry does; they can then be deleted one by one."""
+    def delete_manifest(
+        self, namespace: str, name: str, digest: str, *, with_tags: bool = False
+    ) -> ManifestDeletion:
+        """The registry's ``DELETE /v2/{name}/manifests/{digest}``: a manifest no index
+        references goes (``child`` otherwise; ``unknown``: no such manifest). A manifest a current
+        tag points at is refused (``tagged``), or with ``with_tags`` deleted with every tag
+        pointing at it, as the distribution registry does. Deleting an index leaves its children
+        behind as untagged manifests of their own, as a registry does; they can then be deleted
+        one by one."""
         with self.lock:
             repo = self._repo(namespace, name)
             view = self.view(namespace, name)
             image = view.by_digest.get(digest)
+            if digest in view.parent_of:
+                return "child"  # an index still lists it
             if image is None:
-                return "child" if digest in view.parent_of else "unknown"
-            if image.currently_tagged:
+                return "unknown"
+            if image.currently_tagged and not with_tags:
                 return "tagged"
             repo._pin()
             assert repo._images is not None

@@ -12,12 +12,17 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
-def format_time(when: datetime) -> str:
-    """``2021-02-24T22:05:27.526308Z``: UTC with microseconds, as Hub sends times."""
+def format_time(when: datetime, digits: int = 6) -> str:
+    """``2021-02-24T22:05:27.526308Z``: UTC with microseconds, as Hub's docs write times; with
+    ``digits=9`` nanoseconds (``2026-08-19T17:09:02.431065465Z``), as the live Hub sends some.
+    The three extra digits are derived from the microseconds, so they are never all zero."""
     if when.tzinfo is not UTC:
         when = when.astimezone(UTC)
     # isoformat ends in "+00:00" for UTC; Hub writes "Z".
-    return when.isoformat(timespec="microseconds")[:-6] + "Z"
+    text = when.isoformat(timespec="microseconds")[:-6]
+    if digits == 9:
+        text += f"{(when.microsecond * 7 + 1) % 1000:03d}"
+    return text + "Z"
 
 
 def parse_duration(text: str) -> timedelta | None:

@@ -32,7 +32,7 @@ import httpx
 
 from janitor.hub.errors import HubAuthError, HubError, HubProtocolError
 
-__all__ = ["Credentials", "HubAuth", "TokenManager", "jwt_lifetime"]
+__all__ = ["Credentials", "HubAuth", "TokenManager", "jwt_claims", "jwt_lifetime"]
 
 log = logging.getLogger("janitor.hub")
 
@@ -92,7 +92,9 @@ class Token:
         return f"Token(via={self.via!r}, expires_at={self.expires_at!r})"
 
 
-def _jwt_claims(token: str) -> dict[str, Any] | None:
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT (unverified: janitor only reads its own token's lifetime and
+    grant), None when the token is not one."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -117,7 +119,7 @@ def jwt_lifetime(token: str, now: float) -> float:
     ``exp - iat`` does not depend on the clocks agreeing; ``exp - now`` is the fallback; anything
     unreadable or non-positive means the documented 10 minutes.
     """
-    claims = _jwt_claims(token)
+    claims = jwt_claims(token)
     if claims is None:
         return DEFAULT_LIFETIME
     exp = _claim_time(claims, "exp")
@@ -291,7 +293,7 @@ class TokenManager:
 class HubAuth(httpx.Auth):
     """``Authorization: Bearer <token>`` on every request; one renewal and retry after a 401."""
 
-    requires_response_body = True
+    requires_response_body = False  # the status is enough; the transport reads bodies, capped
 
     def __init__(self, manager: TokenManager) -> None:
         self.manager = manager

@@ -20,6 +20,7 @@ effect although it failed: the caller must re-check instead of repeating it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -139,6 +140,21 @@ class HubProtocolError(HubError):
     default_hint = "Docker Hub's answer did not have the documented shape"
 
 
+class UnknownShape(HubProtocolError):
+    """An answer of an endpoint outside the published spec (the manifests listing) in a shape
+    janitor does not understand: never guessed at; the caller falls back to what it knows."""
+
+
+class IncompleteListing(HubProtocolError):
+    """A paged listing whose rows do not add up (fewer or more than its ``count``, a row or a
+    page repeated, a ``count`` that changed): janitor never plans from it."""
+
+    default_hint = (
+        "the listing changed while janitor read it, or Docker Hub dropped rows; the next run "
+        "reads it again"
+    )
+
+
 # Transport exceptions raised before a single byte of the request left: repeating is always safe.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -162,15 +178,20 @@ _KIND_TEXT = {
 
 
 def map_transport_error(
-    exc: httpx.TransportError, *, method: str, url: str | httpx.URL, maybe_applied: bool = False
+    exc: httpx.TransportError,
+    *,
+    method: str,
+    url: str | httpx.URL,
+    maybe_applied: bool = False,
+    redact: Callable[[str], str] = lambda text: text,
 ) -> HubTransportError:
     """The single mapping from httpx's transport exceptions into the error tree.
 
-    httpx's messages name hosts and errno texts, never headers, so they are safe to keep.
+    httpx's messages name hosts and errno texts, never headers; they pass ``redact`` anyway.
     """
     kind = _transport_kind(exc)
     clean = safe_url(url)
-    detail = str(exc) or type(exc).__name__
+    detail = redact(str(exc) or type(exc).__name__)
     return HubTransportError(
         f"{method} {clean}: {_KIND_TEXT[kind]} ({type(exc).__name__}: {detail})",
         kind=kind,

@@ -146,8 +146,17 @@ def build_repository_inventory(
 ) -> RepositoryInventory:
     """Everything janitor needs to judge one repository."""
     ns, name = repository.namespace, repository.name
-    images = list(_until(stop, client.iter_images(ns, name, ordering="digest")))
-    tags = list(_until(stop, client.iter_tags(ns, name))) if with_tags else []
+    images = client.complete(
+        lambda: _until(stop, client.iter_images(ns, name, ordering="digest")),
+        f"the images listing of {ns}/{name}",
+    )
+    tags = (
+        client.complete(
+            lambda: _until(stop, client.iter_tags(ns, name)), f"the tags listing of {ns}/{name}"
+        )
+        if with_tags
+        else []
+    )
     folded = fold_children(ns, name, images, tags)
     return RepositoryInventory(repository=repository, images=tuple(folded))
 

@@ -95,6 +95,19 @@ class RepositoryInventory:
 
     repository: Repository
     images: tuple[Image, ...]
+    notes: tuple[str, ...] = ()
+    """What janitor could not see in this repository (for the run record and the report)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestRow:
+    """One row of Hub's manifests listing (``GET .../repositories/{repo}/manifests``)."""
+
+    digest: str
+    tags: tuple[str, ...]
+    last_pushed: datetime | None
+    last_pulled: datetime | None
+    media_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

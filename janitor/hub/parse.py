@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from dateutil import parser as dateparser
 
-from janitor.hub.errors import HubProtocolError
+from janitor.hub.errors import HubProtocolError, UnknownShape
 from janitor.hub.models import (
     DeleteError,
     DeleteMetrics,
@@ -24,6 +24,7 @@ from janitor.hub.models import (
     DeleteWarning,
     Image,
     ImagesSummary,
+    ManifestRow,
     PlatformImage,
     Repository,
     Tag,
@@ -37,6 +38,7 @@ __all__ = [
     "parse_delete_validation",
     "parse_image",
     "parse_images_summary",
+    "parse_manifests_page",
     "parse_page",
     "parse_platform",
     "parse_repository",
@@ -47,11 +49,13 @@ __all__ = [
 
 _MISSING = object()
 
-# The shape Hub writes every time in (``2021-02-24T22:05:27.526308Z``): ``datetime.fromisoformat``
-# reads it exactly as ``isoparse`` does, some fifty times faster, and a listing of a million
-# images holds several million of them. Anything else goes through dateutil's ``isoparse``.
+# The shapes Hub writes every time in (``2021-02-24T22:05:27.526308Z``, and with nanoseconds
+# ``2026-08-19T17:09:02.431065465Z`` on the live Hub): ``datetime.fromisoformat`` reads them
+# exactly as ``isoparse`` does (both keep the first six digits of the fraction), some fifty times
+# faster, and a listing of a million images holds several million of them. Anything else goes
+# through dateutil's ``isoparse``.
 _HUB_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 _fromisoformat = datetime.fromisoformat
 _INT_MIN, _INT_END = -(2**63), 2**63
@@ -296,6 +300,12 @@ def _fast_platform(obj: object) -> PlatformImage | None:
     )
 
 
+def _tag_status(obj: dict[str, Any]) -> object:
+    """A tag's state: ``tag_status`` on the live Hub, ``status`` in the spec."""
+    value = obj.get("tag_status")
+    return obj.get("status") if value is None else value
+
+
 def _fast_tag(obj: object) -> Tag | None:
     if type(obj) is not dict:
         return None
@@ -323,7 +333,7 @@ def _fast_tag(obj: object) -> Tag | None:
         _fast_time(get("tag_last_pushed")),
         _fast_time(get("tag_last_pulled")),
         _fast_int(get("full_size")),
-        _fast_text(get("status")),
+        _fast_text(_tag_status(obj)),
         _fast_time(get("last_updated")),
     )
     if _SLOW in values:
@@ -377,7 +387,7 @@ def parse_tag(obj: object, where: str) -> Tag:
         last_pushed=f.time("tag_last_pushed"),
         last_pulled=f.time("tag_last_pulled"),
         full_size=f.integer("full_size"),
-        status=f.text("status"),
+        status=f.text("tag_status" if f.obj.get("tag_status") is not None else "status"),
         last_updated=f.time("last_updated"),
         images=images,
     )
@@ -486,4 +496,55 @@ def parse_delete_validation(obj: object, dry_run: bool) -> DeleteResult:
         warnings=tuple(warnings),
         message=f.text("message"),
         txnid=f.text("txnid") or info.text("api_call_txnid"),
+    )
+
+
+# -- the manifests listing (not in the published spec: read strictly, never guessed at) -----------
+
+DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+def parse_manifests_page(body: object, where: str) -> tuple[list[ManifestRow], str | None]:
+    """The rows of one page of ``GET .../repositories/{repo}/manifests`` and its
+    ``last_evaluated_key`` (None on the last page). Anything janitor does not understand raises
+    ``UnknownShape``: a row whose ``manifest_digest`` is not a digest, whose ``tags`` is not a
+    list of tag names, whose times are neither ISO 8601, null nor Hub's zero date, or a key that
+    is not text."""
+    try:
+        page = Fields(body, f"a page of the manifests listing of {where}")
+        raw_rows = page.array("manifests", required=True)
+        key = page.obj.get("last_evaluated_key")
+        if key is not None and (not isinstance(key, str) or not key):
+            raise HubProtocolError(
+                f"Docker Hub sent a 'last_evaluated_key' of {where} that is {_kind(key)}, "
+                "not text janitor can pass back"
+            )
+        rows = [_manifest_row(raw, where) for raw in raw_rows]
+    except UnknownShape:
+        raise
+    except HubProtocolError as exc:
+        raise UnknownShape(exc.summary) from None
+    return rows, key
+
+
+def _manifest_row(obj: object, where: str) -> ManifestRow:
+    f = Fields(obj, f"a row of the manifests listing of {where}")
+    digest = f.req_text("manifest_digest")
+    if not DIGEST.match(digest):
+        raise HubProtocolError(
+            f"Docker Hub sent a row of the manifests listing of {where} whose 'manifest_digest' "
+            "is not a digest"
+        )
+    tags = f.array("tags", required=True)
+    if not all(isinstance(t, str) and t for t in tags):
+        raise HubProtocolError(
+            f"Docker Hub sent a row of the manifests listing of {where} with a tag that is not "
+            "a tag name"
+        )
+    return ManifestRow(
+        digest=digest,
+        tags=tuple(tags),
+        last_pushed=f.time("last_pushed"),
+        last_pulled=f.time("last_pulled"),
+        media_type=f.text("media_type") or None,
     )

@@ -23,9 +23,12 @@ from collections.abc import Callable, Mapping
 
 from janitor.hub.models import RateLimitState
 
-__all__ = ["RateLimiter", "parse_rate_limit", "retry_wait"]
+__all__ = ["DEFAULT_MAX_WAIT", "RateLimiter", "WaitTooLong", "parse_rate_limit", "retry_wait"]
 
 log = logging.getLogger("janitor.hub")
+
+# The longest wait janitor accepts (JANITOR_MAX_WAIT_SECONDS): past it a call fails at once.
+DEFAULT_MAX_WAIT = 900.0
 
 # A reset value below this is a number of seconds from now, not a unix time (2001-09-09).
 _UNIX_TIME_FLOOR = 1_000_000_000
@@ -51,11 +54,40 @@ def _instant(value: str | None, now: float) -> float | None:
     return number if number >= _UNIX_TIME_FLOOR else now + max(0.0, number)
 
 
+_WHY = {
+    "blocked": "it answered 429",
+    "exhausted": "its rate-limit window is used up",
+    "spacing": "its rate-limit window has too few calls left",
+}
+
+
+class WaitTooLong(Exception):
+    """The other side asks for a wait longer than the longest janitor accepts."""
+
+    def __init__(self, until: float, why: str) -> None:
+        self.until = until
+        self.why = why
+        super().__init__(why)
+
+
+def _quota(value: str | None) -> float | None:
+    """The count of a registry's ``RateLimit-*`` header: ``100;w=21600`` (calls; window in
+    seconds) as Docker's registry sends it, or a bare number."""
+    if value is None:
+        return None
+    return _number(value.split(";", 1)[0])
+
+
 def parse_rate_limit(headers: Mapping[str, str], now: float) -> RateLimitState | None:
-    """The ``X-RateLimit-*`` headers of one answer, or None when it carries none."""
+    """The rate-limit headers of one answer, or None when it carries none: Hub's
+    ``X-RateLimit-Limit/-Remaining/-Reset``, else the registry's ``RateLimit-Limit`` and
+    ``RateLimit-Remaining`` (``100;w=21600``; they name no reset time)."""
     limit = _number(headers.get("x-ratelimit-limit"))
     remaining = _number(headers.get("x-ratelimit-remaining"))
     reset = _instant(headers.get("x-ratelimit-reset"), now)
+    if limit is None and remaining is None and reset is None:
+        limit = _quota(headers.get("ratelimit-limit"))
+        remaining = _quota(headers.get("ratelimit-remaining"))
     if limit is None and remaining is None and reset is None:
         return None
     return RateLimitState(
@@ -75,13 +107,14 @@ def backoff_delay(
     headers: Mapping[str, str] | None = None,
 ) -> float:
     """Exponential backoff with jitter for retry ``attempt`` (1, 2, ...), capped at 30 s and
-    ``max_wait``; never shorter than a retry time the answer's ``headers`` ask for."""
+    ``max_wait``; never shorter than a retry time the answer's ``headers`` ask for (which may
+    exceed ``max_wait``: the caller decides whether to wait that long)."""
     delay = min(max_wait, 30.0, base * 2 ** (attempt - 1))
     delay = delay / 2 + rng.uniform(0, delay / 2)
     if headers is not None:
         asked = retry_wait(headers, now)
         if asked is not None:
-            delay = max(delay, min(asked, max_wait))
+            delay = max(delay, asked)
     return delay
 
 
@@ -110,15 +143,16 @@ def retry_wait(headers: Mapping[str, str], now: float) -> float | None:
 
 
 class RateLimiter:
-    """One per HubClient; thread safe. ``acquire()`` before each call, then exactly one of
-    ``observe()`` (an answer arrived) or ``release()`` (no answer)."""
+    """One per client; thread safe. ``acquire()`` before each call, then exactly one of
+    ``observe()`` (an answer arrived) or ``release()`` (no answer). A wait longer than
+    ``max_wait`` is never started: ``acquire()`` raises ``WaitTooLong`` instead."""
 
     def __init__(
         self,
         *,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
-        max_wait: float = 120.0,
+        max_wait: float = DEFAULT_MAX_WAIT,
         low_water: float = 0.2,
         reset_margin: float = 0.25,
     ) -> None:
@@ -147,7 +181,8 @@ class RateLimiter:
     # -- before a call -------------------------------------------------------------------------
 
     def acquire(self) -> float:
-        """Wait until a call may be sent without exceeding the limit; returns seconds waited."""
+        """Wait until a call may be sent without exceeding the limit; returns seconds waited.
+        Raises ``WaitTooLong`` (taking no slot) when that is further off than ``max_wait``."""
         waited = 0.0
         while True:
             with self._lock:
@@ -159,7 +194,8 @@ class RateLimiter:
                     self._in_flight += 1
                     self._last_sent = now
                     return waited
-                delay = min(delay, self._max_wait)
+                if delay > self._max_wait:
+                    raise WaitTooLong(now + delay, _WHY[why])
                 loud = why != "spacing" or delay >= 1.0 or self._announced != self._reset
                 if why == "spacing":
                     self._announced = self._reset

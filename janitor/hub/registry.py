@@ -12,7 +12,10 @@ things janitor needs from that API:
   service grants the *intersection* of the actions asked for and those the account holds, and a
   subset is no error: the token's ``access`` claim says what was granted, ``granted()`` reads it
   and ``require_delete()`` turns a missing ``delete`` into a clear error before anything is sent.
-  Credentials go to the realm only over https (plain http only on loopback, for tests).
+  Credentials go to the realm only over https (plain http only on loopback, for tests), and
+  only on the registry's own host, on ``auth.docker.io`` for Docker's registry, or on a host
+  ``JANITOR_REGISTRY_AUTH_HOSTS`` allows: a challenge naming any other host is refused before a
+  credential leaves. ``authorize(names)`` asks for several repositories in one request.
 * **Manifests**: ``HEAD``/``GET /v2/{name}/manifests/{reference}`` (a tag or a digest) with an
   ``Accept`` header naming the four manifest and index media types Hub serves, so an index is
   returned as an index; ``Docker-Content-Digest`` is the digest.
@@ -21,46 +24,26 @@ things janitor needs from that API:
   connection after sending raises with ``maybe_applied=True`` (the spec says a 500 is retried by
   the registry in the background), never a second DELETE.
 
-Reads are retried with backoff on 5xx and transport failures; 429s are waited out (``Retry-After``
-or ``X-Retry-After``) and pacing follows ``X-RateLimit-*`` as the Hub client does. Errors use the
-Hub client's error tree; none carries the PAT or a token (``Authorization`` headers are never
-logged, and the registry's own texts are redacted).
+Every request goes through the ``Transport`` the Hub client uses too (``transport.py``): pacing,
+429 waits, retries of reads, the "may have been applied" rule for the DELETE, TLS errors final,
+redaction of the PAT and every token, call counting and the error tree, in one place.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import random
 import re
-import ssl
 import threading
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from janitor.hub.auth import Credentials
-from janitor.hub.client import DEFAULT_USER_AGENT
-from janitor.hub.errors import (
-    NOT_SENT,
-    HubAuthError,
-    HubError,
-    HubForbidden,
-    HubNotFound,
-    HubProtocolError,
-    HubRateLimited,
-    HubServerError,
-    map_transport_error,
-    safe_url,
-)
-from janitor.hub.models import CallStats
-from janitor.hub.ratelimit import RateLimiter, backoff_delay, retry_wait
+from janitor.hub.auth import Credentials, jwt_claims
+from janitor.hub.errors import HubAuthError, HubError, HubForbidden, HubProtocolError, safe_url
+from janitor.hub.transport import Answer, Endpoints, Options, Transport, check_base_url, loopback
 
 __all__ = [
     "DEFAULT_REGISTRY_URL",
@@ -90,7 +73,10 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+DOCKER_REGISTRY_HOSTS = frozenset({"registry-1.docker.io", "registry.docker.io"})
+DOCKER_AUTH_HOST = "auth.docker.io"  # Docker's token service, named by its registry's challenge
 SCOPE_ACTIONS = "pull,push,delete"
+SCOPES_PER_REQUEST = 25  # repositories per token request (keeps the URL short)
 DEFAULT_TOKEN_LIFETIME = 60.0  # registry-token.md: expires_in defaults to 60 seconds
 RELOGIN_GRACE = 10.0  # a token younger than this refused with 401 is not renewed
 
@@ -102,6 +88,16 @@ _CHALLENGE_PARAM = re.compile(
 )
 
 Mode = Literal["read", "once"]
+
+
+def _hint(status: int, endpoint: str) -> str | None:
+    if status == 404:
+        return "check JANITOR_REGISTRY_URL and the names"
+    if status >= 500:
+        return "the registry had a server error; try again later"
+    return None
+
+
 DeleteAnswer = Literal["deleted", "not_found", "referenced"]
 
 
@@ -113,8 +109,15 @@ def repository_name(namespace: str, repository: str) -> str:
     return f"{namespace}/{repository}"
 
 
-def _loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
+def _host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def _check_name(name: str) -> None:
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise ValueError(f"a registry name is namespace/repository, not {name!r}")
+    repository_name(*parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,14 +199,7 @@ class _Token:
 
 def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     """The actions a Docker-style JWT grants on repository ``name``; None when unreadable."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError, binascii.Error):
-        return None
+    claims = jwt_claims(token)
     access = claims.get("access") if isinstance(claims, dict) else None
     if not isinstance(access, list):
         return None
@@ -219,7 +215,7 @@ def _granted_actions(token: str, name: str) -> frozenset[str] | None:
     return frozenset(actions)
 
 
-class RegistryClient:
+class RegistryClient(Endpoints):
     """A registry API client; thread safe. Its HTTP connections open on first use and close
     with ``close()`` (they reopen when used again); its tokens outlive ``close()``."""
 
@@ -228,57 +224,28 @@ class RegistryClient:
         base_url: str = DEFAULT_REGISTRY_URL,
         credentials: Credentials | None = None,
         *,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        verify: bool | str | ssl.SSLContext = True,
-        transport: httpx.BaseTransport | None = None,
-        user_agent: str = DEFAULT_USER_AGENT,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 120.0,
-        backoff: float = 0.5,
-        max_rate_limit_waits: int = 20,
-        rng: random.Random | None = None,
+        auth_hosts: Collection[str] = (),
+        **options: Unpack[Options],
     ) -> None:
-        url = httpx.URL(base_url.strip())
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(
-                f"the registry URL must be http(s)://host[:port], not {safe_url(base_url)!r}"
-            )
-        if url.query or url.fragment or url.userinfo:
-            raise ValueError("the registry URL must not carry a query, fragment or user info")
-        if url.scheme == "http" and credentials is not None and not _loopback(url.host):
+        url = check_base_url(base_url, "registry")
+        if url.scheme == "http" and credentials is not None and not loopback(url.host):
             raise ValueError(
                 f"the registry URL {safe_url(base_url)!r} is plain http: janitor sends registry "
                 "credentials and tokens over https only"
             )
         self._base = str(url.copy_with(path=url.path.rstrip("/") or "/")).rstrip("/")
         self._credentials = credentials
-        self._timeout = timeout
-        self._verify: bool | ssl.SSLContext = (
-            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        )
-        self._transport = transport
-        self._user_agent = user_agent
-        self._max_retries = max(0, max_retries)
-        self._clock = clock
-        self._sleep = sleep
-        self._max_wait = max_wait
-        self._backoff = backoff
-        self._max_rate_limit_waits = max_rate_limit_waits
-        self._rng = rng or random.Random()
-        self._limiter = RateLimiter(clock=clock, sleep=sleep, max_wait=max_wait)
-        self._stats = CallStats()
-        self._lock = threading.Lock()  # guards _http, _stats, _secrets
+        self._auth_hosts = frozenset(_host(h) for h in auth_hosts if h.strip())
+        self._transport = Transport(service="the registry", hint=_hint, **options)
+        self._clock = self._transport.clock
         self._token_lock = threading.Lock()  # one token request at a time
-        self._http: httpx.Client | None = None
         self._challenge: Challenge | None = None
         self._anonymous = False  # the registry answered /v2/ without asking for a token
         self._tokens: dict[str, _Token] = {}
+        self._groups: dict[str, tuple[str, ...]] = {}  # the names asked for with each name
         self._auth_failure: HubAuthError | None = None
-        self._secrets: set[str] = set()
         if credentials is not None:
-            self._add_secret(credentials.secret)
+            self._transport.add_credentials(credentials.username, credentials.secret)
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
@@ -287,49 +254,6 @@ class RegistryClient:
     @property
     def base_url(self) -> str:
         return self._base
-
-    @property
-    def stats(self) -> CallStats:
-        with self._lock:
-            return self._stats.snapshot()
-
-    def close(self) -> None:
-        with self._lock:
-            http, self._http = self._http, None
-        if http is not None:
-            http.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(
-                    timeout=httpx.Timeout(self._timeout),
-                    verify=self._verify,
-                    transport=self._transport,
-                    follow_redirects=False,
-                    headers={"User-Agent": self._user_agent},
-                )
-            return self._http
-
-    # -- secrets ---------------------------------------------------------------------------
-
-    def _add_secret(self, value: str) -> None:
-        if value and len(value) >= 4:
-            with self._lock:
-                self._secrets.add(value)
-
-    def _redact(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, "<redacted>")
-        return text
 
     # -- the public calls ------------------------------------------------------------------
 
@@ -349,7 +273,7 @@ class RegistryClient:
     def head_manifest(self, name: str, reference: str) -> ManifestInfo | None:
         """``HEAD /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
         response = self._send("HEAD", name, reference, endpoint="manifest-head", passthrough=(404,))
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         return ManifestInfo(
             digest=self._digest_header(response, name, reference),
@@ -359,18 +283,13 @@ class RegistryClient:
 
     def get_manifest(self, name: str, reference: str) -> Manifest | None:
         """``GET /v2/{name}/manifests/{reference}``; None when the registry answers 404."""
-        response = self._send("GET", name, reference, endpoint="manifest-get", passthrough=(404,))
-        if response.status_code == 404:
+        response = self._send(
+            "GET", name, reference, endpoint="manifest-get", passthrough=(404,), parse_json=True
+        )
+        if response.status == 404:
             return None
         digest = self._digest_header(response, name, reference)
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            raise HubProtocolError(
-                f"the registry's manifest {name}@{reference} is not valid JSON",
-                method="GET",
-                url=response.request.url,
-            ) from None
+        body = response.body
         media_type = _media_type(response)
         if media_type is None and isinstance(body, dict):
             declared = body.get("mediaType")
@@ -407,7 +326,7 @@ class RegistryClient:
             passthrough=(403, 404, 405),
             action="delete",
         )
-        status = response.status_code
+        status = response.status
         if status == 404:
             return "not_found"
         if status == 403:
@@ -420,7 +339,7 @@ class RegistryClient:
                 f"the registry refused DELETE of {name}@{digest} (405): {self._message(response)}",
                 status=405,
                 method="DELETE",
-                url=response.request.url,
+                url=response.url,
                 hint="the registry deletes manifests by digest only",
             )
         return "deleted"
@@ -443,7 +362,7 @@ class RegistryClient:
         """``GET /v2/`` without credentials: the challenge names the token service."""
         if self._challenge is not None or self._anonymous:
             return self._challenge
-        response = self._request_loop(
+        response = self._request(
             "GET",
             f"{self._base}/v2/",
             endpoint="registry-ping",
@@ -451,7 +370,7 @@ class RegistryClient:
             passthrough=(401,),
             bearer=None,
         )
-        if response.status_code != 401:
+        if response.status != 401:
             self._anonymous = True
             log.info("the registry at %s asks for no token", self._base)
             return None
@@ -461,47 +380,93 @@ class RegistryClient:
                 "the registry answered 401 without a Bearer challenge naming its token service",
                 status=401,
                 method="GET",
-                url=response.request.url,
+                url=response.url,
             )
         realm = httpx.URL(challenge.realm)
         if realm.scheme not in ("http", "https") or not realm.host:
             raise HubProtocolError(
                 "the registry's challenge names a token service that is not an http(s) URL",
                 method="GET",
-                url=response.request.url,
+                url=response.url,
             )
-        if realm.scheme == "http" and not _loopback(realm.host):
+        if realm.scheme == "http" and not loopback(realm.host):
             raise HubProtocolError(
                 f"the registry names a token service over plain http ({safe_url(realm)}); "
                 "janitor sends credentials over https only",
                 method="GET",
-                url=response.request.url,
+                url=response.url,
+            )
+        if not self._may_authenticate_at(realm.host):
+            raise HubAuthError(
+                f"the registry at {httpx.URL(self._base).host} names a token service on "
+                f"{_host(realm.host)}, which is neither the registry's own host nor allowed by "
+                "JANITOR_REGISTRY_AUTH_HOSTS: janitor sends no credentials there",
+                method="GET",
+                url=response.url,
+                hint="if that host is the registry's real token service, add it to "
+                "JANITOR_REGISTRY_AUTH_HOSTS",
             )
         self._challenge = challenge
         return challenge
 
+    def _may_authenticate_at(self, host: str) -> bool:
+        """Credentials go only to the registry's own host, to Docker's token service when the
+        registry is Docker's, or to a host the configuration allows."""
+        own = _host(httpx.URL(self._base).host)
+        realm = _host(host)
+        if realm == own or realm in self._auth_hosts:
+            return True
+        return own in DOCKER_REGISTRY_HOSTS and realm == DOCKER_AUTH_HOST
+
+    def authorize(self, names: Sequence[str]) -> None:
+        """Ask the token service once for every repository in ``names`` that has no valid
+        token yet (one ``scope`` parameter each, as ``registry-token.md`` allows), so a run
+        sends the PAT as few times as possible. Later renewals ask for the same group again."""
+        wanted: list[str] = []
+        for name in names:
+            _check_name(name)
+            if name not in wanted:
+                wanted.append(name)
+        with self._token_lock:
+            missing = [n for n in wanted if not self._valid(n)]
+            for start in range(0, len(missing), SCOPES_PER_REQUEST):
+                group = tuple(missing[start : start + SCOPES_PER_REQUEST])
+                for name in group:
+                    self._groups[name] = group
+                if not self._fetch_group(group):
+                    return  # a registry that asks for no token
+
+    def _valid(self, name: str) -> bool:
+        cached = self._tokens.get(name)
+        return cached is not None and self._clock() < cached.renew_at
+
     def _token(self, name: str) -> _Token | None:
         with self._token_lock:
-            if self._auth_failure is not None:
-                raise self._auth_failure.with_traceback(None)
-            cached = self._tokens.get(name)
-            if cached is not None and self._clock() < cached.renew_at:
-                return cached
-            challenge = self._ping()
-            if challenge is None:
-                return None
-            token = self._fetch_token(challenge, name)
-            self._tokens[name] = token
-            return token
+            if not self._valid(name):
+                self._fetch_group(self._groups.get(name, (name,)))
+            return self._tokens.get(name)
 
-    def _fetch_token(self, challenge: Challenge, name: str) -> _Token:
-        params = {"scope": f"repository:{name}:{SCOPE_ACTIONS}"}
+    def _fetch_group(self, names: tuple[str, ...]) -> bool:
+        """One token for ``names`` (under the token lock); False when none is needed."""
+        if self._auth_failure is not None:
+            raise self._auth_failure.with_traceback(None)
+        challenge = self._ping()
+        if challenge is None:
+            return False
+        for name, token in self._fetch_token(challenge, names).items():
+            self._tokens[name] = token
+        return True
+
+    def _fetch_token(self, challenge: Challenge, names: tuple[str, ...]) -> dict[str, _Token]:
+        params: dict[str, str | list[str]] = {
+            "scope": [f"repository:{name}:{SCOPE_ACTIONS}" for name in names]
+        }
         if challenge.service:
             params["service"] = challenge.service
         auth = None
         if self._credentials is not None:
             auth = httpx.BasicAuth(self._credentials.username, self._credentials.secret)
-        response = self._request_loop(
+        response = self._request(
             "GET",
             challenge.realm,
             endpoint="registry-token",
@@ -510,23 +475,22 @@ class RegistryClient:
             passthrough=(400, 401, 403),
             bearer=None,
             basic=auth,
+            parse_json=True,
+            issues_secret=True,
         )
         user = self._credentials.username if self._credentials else "anonymous"
-        if response.status_code != 200:
+        if response.status != 200:
             error = HubAuthError(
                 f"the registry's token service refused user {user!r} "
-                f"({response.status_code}): {self._message(response)}",
-                status=response.status_code,
+                f"({response.status}): {self._message(response)}",
+                status=response.status,
                 method="GET",
                 url=challenge.realm,
             )
-            if response.status_code == 401:
+            if response.status == 401:
                 self._auth_failure = error  # never send refused credentials again
             raise error
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = None
+        body = response.body
         value = None
         if isinstance(body, dict):
             value = next(
@@ -539,25 +503,28 @@ class RegistryClient:
                 method="GET",
                 url=challenge.realm,
             )
-        self._add_secret(value)
+        self._transport.add_secret(value)
         lifetime = DEFAULT_TOKEN_LIFETIME
         expires_in = body.get("expires_in") if isinstance(body, dict) else None
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
             lifetime = float(expires_in) if expires_in > 0 else DEFAULT_TOKEN_LIFETIME
         now = self._clock()
-        granted = _granted_actions(value, name)
-        log.debug(
-            "registry token for %s: %s, valid %.0f s",
-            name,
-            ",".join(sorted(granted)) if granted is not None else "grant not stated",
-            lifetime,
-        )
-        return _Token(
-            value=value,
-            obtained_at=now,
-            renew_at=now + lifetime - min(10.0, lifetime / 5),
-            granted=granted,
-        )
+        tokens: dict[str, _Token] = {}
+        for name in names:
+            granted = _granted_actions(value, name)
+            log.debug(
+                "registry token for %s: %s, valid %.0f s",
+                name,
+                ",".join(sorted(granted)) if granted is not None else "grant not stated",
+                lifetime,
+            )
+            tokens[name] = _Token(
+                value=value,
+                obtained_at=now,
+                renew_at=now + lifetime - min(10.0, lifetime / 5),
+                granted=granted,
+            )
+        return tokens
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -571,19 +538,17 @@ class RegistryClient:
         mode: Mode = "read",
         passthrough: Collection[int] = (),
         action: str = "pull",
-    ) -> httpx.Response:
+        parse_json: bool = False,
+    ) -> Answer:
         """A manifest request with the repository's token; renews the token once on a 401."""
         if not (_DIGEST.match(reference) or _TAG.match(reference)):
             raise ValueError(f"not a tag or digest: {reference!r}")
-        parts = name.split("/")
-        if len(parts) != 2:
-            raise ValueError(f"a registry name is namespace/repository, not {name!r}")
-        repository_name(*parts)
+        _check_name(name)
         url = f"{self._base}/v2/{name}/manifests/{quote(reference, safe=':')}"
         renewed = False
         while True:
             token = self._token(name)
-            response = self._request_loop(
+            response = self._request(
                 method,
                 url,
                 endpoint=endpoint,
@@ -591,8 +556,9 @@ class RegistryClient:
                 passthrough=(*passthrough, 401),
                 bearer=token.value if token else None,
                 accept=MANIFEST_ACCEPT if method != "DELETE" else None,
+                parse_json=parse_json,
             )
-            if response.status_code != 401:
+            if response.status != 401:
                 return response
             challenge = parse_challenge(response.headers.get("www-authenticate"))
             if challenge is not None and challenge.error == "insufficient_scope":
@@ -615,26 +581,12 @@ class RegistryClient:
                     method=method,
                     url=url,
                 )
-            with self._token_lock:
-                if self._tokens.get(name) is token:
-                    del self._tokens[name]
+            with self._token_lock:  # every repository that shared the refused token renews
+                for shared in [n for n, t in self._tokens.items() if t.value == token.value]:
+                    del self._tokens[shared]
             renewed = True
 
-    def _count(self, endpoint: str, *, rate_limited: bool = False, retry: bool = False) -> None:
-        with self._lock:
-            self._stats.record(endpoint, rate_limited=rate_limited, retry=retry)
-
-    def _backoff_delay(self, attempt: int, response: httpx.Response | None = None) -> float:
-        return backoff_delay(
-            attempt,
-            base=self._backoff,
-            max_wait=self._max_wait,
-            rng=self._rng,
-            now=self._clock(),
-            headers=response.headers if response is not None else None,
-        )
-
-    def _request_loop(
+    def _request(
         self,
         method: str,
         url: str,
@@ -642,162 +594,58 @@ class RegistryClient:
         endpoint: str,
         mode: Mode,
         passthrough: Collection[int] = (),
-        params: dict[str, str] | None = None,
+        params: dict[str, str | list[str]] | None = None,
         bearer: str | None,
         basic: httpx.BasicAuth | None = None,
         accept: str | None = None,
-    ) -> httpx.Response:
-        """One logical request: pacing, 429 waits, retries of what is safe to repeat, and the
-        mapping of failures into the error tree. 2xx and ``passthrough`` statuses return."""
+        parse_json: bool = False,
+        issues_secret: bool = False,
+    ) -> Answer:
+        """One logical request through the transport, with the registry's headers."""
         headers: dict[str, str] = {}
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         if accept is not None:
             headers["Accept"] = accept
-        attempt = 0
-        waits = 0
-        path = httpx.URL(url).path
-        while True:
-            self._limiter.acquire()
-            try:
-                response = self._client().request(
-                    method, url, params=params, headers=headers, auth=basic
-                )
-            except httpx.TransportError as exc:
-                self._limiter.release()
-                self._count(endpoint)
-                sent = not isinstance(exc, NOT_SENT)
-                if (mode == "once" and sent) or attempt >= self._max_retries:
-                    raise map_transport_error(
-                        exc, method=method, url=url, maybe_applied=mode == "once" and sent
-                    ) from None
-                attempt += 1
-                self._retry(method, path, endpoint, attempt, type(exc).__name__, None)
-                continue
-            except BaseException:
-                self._limiter.release()
-                raise
-            self._limiter.observe(response.headers)
-            status = response.status_code
-            self._count(endpoint, rate_limited=status == 429)
-            log.debug("%s %s %d", method, path, status)
-            if status == 429:
-                if waits >= self._max_rate_limit_waits:
-                    raise HubRateLimited(
-                        f"the registry kept refusing {method} {path} with 429",
-                        retry_at=self._limiter.state.reset,
-                        status=429,
-                        method=method,
-                        url=url,
-                        hint="wait a few minutes or lower the call rate",
-                    )
-                waits += 1
-                wait = retry_wait(response.headers, self._clock())
-                if wait is None or wait <= 0:
-                    wait = self._backoff_delay(1)
-                wait = min(wait, self._max_wait)
-                log.info("the registry rate-limited %s: waiting %.1f s", endpoint, wait)
-                self._count(endpoint, retry=True)
-                self._limiter.block_until(self._clock() + wait)
-                continue
-            if status >= 500:
-                if mode == "once" or attempt >= self._max_retries:
-                    raise HubServerError(
-                        f"the registry failed {method} {path} ({status}): "
-                        f"{self._message(response)}",
-                        status=status,
-                        method=method,
-                        url=url,
-                        maybe_applied=mode == "once",
-                        hint="the registry had a server error; try again later",
-                    )
-                attempt += 1
-                self._retry(method, path, endpoint, attempt, f"answered {status}", response)
-                continue
-            if 200 <= status < 300 or status in passthrough:
-                return response
-            raise self._error(method, url, response)
-
-    def _retry(
-        self,
-        method: str,
-        path: str,
-        endpoint: str,
-        attempt: int,
-        why: str,
-        response: httpx.Response | None,
-    ) -> None:
-        delay = self._backoff_delay(attempt, response)
-        log.info(
-            "%s %s %s; retry %d of %d in %.1f s",
+        return self._transport.request(
             method,
-            path,
-            why,
-            attempt,
-            self._max_retries,
-            delay,
+            url,
+            endpoint=endpoint,
+            mode=mode,
+            params=params,
+            headers=headers,
+            auth=basic,
+            passthrough=passthrough,
+            parse_json=parse_json,
+            issues_secret=issues_secret,
         )
-        self._count(endpoint, retry=True)
-        self._sleep(delay)
 
-    def _message(self, response: httpx.Response) -> str:
-        """The registry's own words: ``errors[].code: message``, or a token service's
-        ``details``; redacted, one line."""
-        text = ""
-        try:
-            body: Any = response.json() if response.content else None
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            errors = body.get("errors")
-            if isinstance(errors, list):
-                text = "; ".join(
-                    f"{e.get('code', '?')}: {e.get('message', '')}"
-                    for e in errors
-                    if isinstance(e, dict)
-                )
-            for key in ("details", "detail", "message"):
-                if not text and isinstance(body.get(key), str):
-                    text = body[key]
-        elif response.content:
-            text = response.text
-        text = " ".join(text.split())[:300]
-        return self._redact(text) if text else f"HTTP {response.status_code}"
+    def _message(self, answer: Answer) -> str:
+        """The registry's own words (``errors[].code: message``, or a token service's
+        ``details``), redacted, one line."""
+        return self._transport.message(answer.content) or f"HTTP {answer.status}"
 
-    def _error(self, method: str, url: str, response: httpx.Response) -> HubError:
-        status = response.status_code
-        path = httpx.URL(url).path
-        what = f"the registry refused {method} {path} ({status}): {self._message(response)}"
-        common: dict[str, Any] = {"status": status, "method": method, "url": url}
-        if status == 401:
-            return HubAuthError(what, **common)
-        if status == 403:
-            return HubForbidden(what, **common)
-        if status == 404:
-            return HubNotFound(what, hint="check JANITOR_REGISTRY_URL and the names", **common)
-        return HubError(what, **common)
-
-    def _digest_header(self, response: httpx.Response, name: str, reference: str) -> str:
+    def _digest_header(self, response: Answer, name: str, reference: str) -> str:
         digest = response.headers.get("docker-content-digest")
         if digest is None and _DIGEST.match(reference):
             return reference
         if digest is None or not _DIGEST.match(digest):
             raise HubProtocolError(
                 f"the registry's answer for {name}:{reference} has no Docker-Content-Digest",
-                method=response.request.method,
-                url=response.request.url,
+                method=response.method,
+                url=response.url,
             )
         return digest
 
 
-def _media_type(response: httpx.Response) -> str | None:
+def _media_type(response: Answer) -> str | None:
     value = response.headers.get("content-type")
     if not value:
         return None
     return value.split(";")[0].strip() or None
 
 
-def _int_header(response: httpx.Response, name: str) -> int | None:
+def _int_header(response: Answer, name: str) -> int | None:
     value = response.headers.get(name)
     try:
         return int(value) if value is not None else None

@@ -1,10 +1,11 @@
 """Hub API calls of the registry backend: deleting one tag, reading a repository's immutable tags.
 
-``DELETE /v2/namespaces/{ns}/repositories/{repo}/tags/{tag}`` removes a tag (the image stays,
-perhaps untagged, until its manifest is deleted through the registry). The newest spec lists this
-path with GET and HEAD only; Hub answers DELETE there, and the older ``/v2/repositories/...``
-path refuses tokens made from a personal access token. A tag that matches one of the
-repository's immutable-tag rules cannot be deleted (403).
+A tag DELETE removes a tag (the image stays, perhaps untagged, until its manifest is deleted
+through the registry). Hub has two paths for it (see ``delete_tag``): the newest spec's
+``/v2/namespaces/...`` path, which it lists with GET and HEAD only, and hub-tool's older
+``/v2/repositories/.../tags/{tag}/``, which refuses tokens made from a personal access token
+for some accounts (``../shared/reference/003_*``). A tag that matches one of the repository's
+immutable-tag rules cannot be deleted (403).
 
 ``GET /v2/namespaces/{ns}/repositories/{repo}`` carries ``immutable_tags_settings``
 ``{enabled, rules}``; each rule is a regular expression (the spec's examples: ``v.*``,
@@ -19,15 +20,17 @@ the error tree), which is why this module lives in ``janitor.hub``.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import re2
 
 from janitor.hub.client import HubClient, _segment
-from janitor.hub.errors import HubForbidden, HubProtocolError
+from janitor.hub.errors import HubError, HubForbidden, HubProtocolError
 from janitor.hub.parse import Fields
 
-__all__ = ["ImmutableTags", "delete_tag", "immutable_tags"]
+__all__ = ["ImmutableTags", "delete_tag", "forget_tag_delete_paths", "immutable_tags"]
 
 log = logging.getLogger("janitor.hub")
 
@@ -65,25 +68,98 @@ def _repo_path(namespace: str, repository: str) -> str:
     return f"/v2/namespaces/{ns}/repositories/{repo}"
 
 
-def delete_tag(client: HubClient, namespace: str, repository: str, tag: str) -> bool:
+TagDeletePath = Literal["namespaces", "repositories"]
+_PATHS: tuple[TagDeletePath, TagDeletePath] = ("namespaces", "repositories")
+_working: dict[str, TagDeletePath] = {}  # per Hub URL: the tag DELETE path Hub answered
+_working_lock = threading.Lock()
+
+PAT_REFUSED_HINT = (
+    "the older /v2/repositories/... path refuses tokens made from a personal access token for "
+    "some accounts ('token issued from personal access token is not allowed'); Hub serves no "
+    "other tag DELETE to this account, so delete the tag in Hub's web UI or log in with a "
+    "password"
+)
+
+
+def forget_tag_delete_paths() -> None:
+    """Forget which tag DELETE path each Hub answered (tests)."""
+    with _working_lock:
+        _working.clear()
+
+
+def _tag_url(client: HubClient, path: TagDeletePath, ns: str, repo: str, tag: str) -> str:
+    if path == "namespaces":
+        return client._url(f"/v2/namespaces/{ns}/repositories/{repo}/tags/{tag}")
+    return client._url(f"/v2/repositories/{ns}/{repo}/tags/{tag}/")
+
+
+def delete_tag(
+    client: HubClient, namespace: str, repository: str, tag: str, *, confirmed: bool = False
+) -> bool:
     """Delete one tag; True when Hub deleted it, False when Hub no longer has it (404).
 
-    Sent once: a 5xx or a connection lost after sending raises with ``maybe_applied=True``.
+    Hub has two tag DELETEs: ``/v2/namespaces/{ns}/repositories/{repo}/tags/{tag}`` (the newest
+    spec lists only GET and HEAD there) and ``/v2/repositories/{ns}/{repo}/tags/{tag}/``
+    (Docker's hub-tool; Docker staff in docker/hub-feedback#1759). The first is tried first;
+    when it answers 405, or 404 for a tag the caller just ``confirmed`` exists, the other is
+    tried once, and the one that works is remembered for the process. Sent once per path: a 5xx
+    or a connection lost after sending raises with ``maybe_applied=True``.
     """
-    path = _repo_path(namespace, repository) + f"/tags/{_segment(tag, 'tag')}"
-    answer = client._call(
-        "DELETE", client._url(path), endpoint="tag-delete", mode="once", passthrough=(403, 404)
+    parts = (
+        _segment(namespace, "namespace"),
+        _segment(repository, "repository"),
+        _segment(tag, "tag"),
     )
-    if answer.status == 403:
-        raise HubForbidden(
-            f"Docker Hub refused to delete tag {namespace}/{repository}:{tag} (403)",
-            status=403,
-            message=client._message_of(answer.body),
-            method="DELETE",
-            url=answer.url,
-            hint="the tag may be immutable, or the user may not delete in this namespace",
+    with _working_lock:
+        known = _working.get(client.base_url)
+    order = (known,) if known is not None else _PATHS
+    first_status: int | None = None
+    for path in order:
+        answer = client._call(
+            "DELETE",
+            _tag_url(client, path, *parts),
+            endpoint="tag-delete" if path == "namespaces" else "tag-delete-legacy",
+            mode="once",
+            passthrough=(403, 404, 405),
         )
-    return answer.status != 404
+        if answer.status == 403:
+            raise HubForbidden(
+                f"Docker Hub refused to delete tag {namespace}/{repository}:{tag} (403)",
+                status=403,
+                message=client._message_of(answer.body),
+                method="DELETE",
+                url=answer.url,
+                hint=(
+                    PAT_REFUSED_HINT
+                    if path == "repositories"
+                    else "the tag may be immutable, or the user may not delete in this namespace"
+                ),
+            )
+        if answer.status < 300 or (answer.status == 404 and first_status == 405):
+            _remember(client.base_url, path)
+        if answer.status < 300:
+            return True
+        if answer.status == 404 and not (confirmed and first_status is None and known is None):
+            return False
+        if first_status == 404 and answer.status == 405:
+            _remember(client.base_url, _PATHS[0])  # the first path is Hub's: the tag is gone
+            return False
+        first_status = answer.status
+    raise HubError(
+        f"Docker Hub answers no tag DELETE for {namespace}/{repository}:{tag} (405 on "
+        + " and ".join(p for p in order)
+        + " paths)",
+        status=405,
+        method="DELETE",
+        hint="Hub may have moved its tag DELETE again; delete the tag in Hub's web UI",
+    )
+
+
+def _remember(base_url: str, path: TagDeletePath) -> None:
+    with _working_lock:
+        if _working.get(base_url) != path:
+            log.info("Docker Hub at %s deletes tags through its %s path", base_url, path)
+        _working[base_url] = path
 
 
 def immutable_tags(client: HubClient, namespace: str, repository: str) -> ImmutableTags:

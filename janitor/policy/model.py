@@ -28,6 +28,7 @@ from pydantic import (
     PlainValidator,
     PrivateAttr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -71,9 +72,47 @@ def _repository_pattern(value: object) -> Pattern:
     return value if isinstance(value, Pattern) else parse_repository_pattern(value)
 
 
-DurationField = Annotated[Duration, PlainValidator(_duration), PlainSerializer(str)]
-TagPattern = Annotated[Pattern, PlainValidator(_tag_pattern), PlainSerializer(str)]
-RepositoryPattern = Annotated[Pattern, PlainValidator(_repository_pattern), PlainSerializer(str)]
+# What `janitor policies schema` says of the custom types (janitor/policy/schema.py adds the rest).
+_DURATION_SCHEMA = {
+    "type": "string",
+    "title": "Duration",
+    "description": "A length of time: 90min, 12h, 30d, 2w, 6m (calendar months; also mo), 1y, "
+    "or ISO 8601 (P90D, PT12H). Whole numbers, longer than zero.",
+    "pattern": r"^\s*(0*[1-9][0-9]*(min|mo|h|d|w|m|y)|P(?!$)([0-9]+Y)?([0-9]+M)?([0-9]+W)?"
+    r"([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+S)?)?)\s*$",
+    "examples": ["30d", "12h", "2w", "6m", "P90D"],
+}
+_TAG_PATTERN_SCHEMA = {
+    "type": "string",
+    "title": "Tag pattern",
+    "description": "A shell glob matching the whole tag (letters, digits, _ . - and * ? [ ]), or "
+    "re:<regex> (RE2, searched anywhere in the tag: anchor it with ^ and $).",
+    "pattern": r"^(re:.+|[A-Za-z0-9_.*?\[\]!-]+)$",
+    "maxLength": 1000,
+    "examples": ["pr-*", "latest", r"re:^v?[0-9]+\.[0-9]+\.[0-9]+$"],
+}
+_REPOSITORY_PATTERN_SCHEMA = {
+    "type": "string",
+    "title": "Repository pattern",
+    "description": "A shell glob matching the whole repository name, without the namespace "
+    "(lower-case letters, digits, _ . - and * ? [ ]), or re:<regex> (RE2).",
+    "pattern": r"^(re:.+|[a-z0-9_.*?\[\]!-]+)$",
+    "maxLength": 1000,
+    "examples": ["web-*", "api", "re:^svc-[a-z]+$"],
+}
+
+DurationField = Annotated[
+    Duration, PlainValidator(_duration), PlainSerializer(str), WithJsonSchema(_DURATION_SCHEMA)
+]
+TagPattern = Annotated[
+    Pattern, PlainValidator(_tag_pattern), PlainSerializer(str), WithJsonSchema(_TAG_PATTERN_SCHEMA)
+]
+RepositoryPattern = Annotated[
+    Pattern,
+    PlainValidator(_repository_pattern),
+    PlainSerializer(str),
+    WithJsonSchema(_REPOSITORY_PATTERN_SCHEMA),
+]
 
 
 MAX_COUNT = 10**9
@@ -88,7 +127,10 @@ def _at_most_max_count(value: int | None) -> int | None:
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # A docstring under a field is its description in `janitor policies schema`.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 def _pattern_list(patterns: Sequence[Pattern] | None) -> PatternList | None:
@@ -103,7 +145,9 @@ class _Window(StrictModel):
     """
 
     older_than: DurationField | None = None
+    """Holds for a time at or before now minus this duration."""
     newer_than: DurationField | None = None
+    """Holds for a time after now minus this duration (longer than older_than)."""
 
     @field_validator("newer_than")
     @classmethod
@@ -146,6 +190,8 @@ class PulledCondition(_Window):
     """
 
     never: NeverRule | None = Field(default=None, validate_default=True)
+    """What a never-pulled image does: match (counts as old enough) or skip (does not match).
+    Required with older_than."""
 
     @field_validator("never", mode="after")
     @classmethod
@@ -176,11 +222,18 @@ class SelectEntry(StrictModel):
     """One way an image becomes a candidate; all of the entry's conditions must hold."""
 
     name: str | None = None
+    """The entry's name in plans and reports (default select[N]); unique in the policy."""
     currently_tagged: bool | None = None
+    """true: images with current tags; false: untagged images."""
     tags: list[TagPattern] | None = None
+    """The image has current tags and every one matches one of these patterns."""
     last_pushed: AgeCondition | None = None
+    """An age window on when the image was last pushed."""
     last_pulled: PulledCondition | None = None
+    """An age window on when the image was last pulled, and what never-pulled images do."""
     current_tag: CurrentTagRule = "skip"
+    """What to do when Hub warns that the image still has current tags: skip it (default), or
+    delete it with its tags."""
 
     _tags: PatternList | None = PrivateAttr(default=None)
 
@@ -237,9 +290,14 @@ class KeepRule(StrictModel):
     """
 
     most_recent: int | None = None
+    """Keep the N newest images of each repository by last push (with tags: the N newest
+    carrying a matching tag)."""
     tags: list[TagPattern] | None = None
+    """Keep every image with a current tag matching one of these patterns."""
     pulled_within: DurationField | None = None
+    """Keep images pulled within this long."""
     pushed_within: DurationField | None = None
+    """Keep images pushed within this long."""
 
     _tags: PatternList | None = PrivateAttr(default=None)
 
@@ -309,7 +367,9 @@ class RepositoryFilter(StrictModel):
     """Which repositories of the namespace a policy covers: include (default all) minus exclude."""
 
     include: list[RepositoryPattern] | None = None
+    """Repositories covered (default: all of the namespace)."""
     exclude: list[RepositoryPattern] = Field(default_factory=list)
+    """Repositories left out, even when included."""
 
     _include: PatternList | None = PrivateAttr(default=None)
     _exclude: PatternList | None = PrivateAttr(default=None)
@@ -337,7 +397,9 @@ class Limits(StrictModel):
     """Safety limits checked on the whole plan; exceeding one refuses the plan."""
 
     max_deletes: int | None = None
+    """At most this many images deleted by one run; a larger plan is refused whole."""
     max_fraction_per_repository: float | None = None
+    """At most this fraction (above 0, at most 1) of a repository's images deleted by one run."""
 
     @field_validator("max_deletes")
     @classmethod
@@ -357,7 +419,14 @@ class Limits(StrictModel):
 
 
 class Report(StrictModel):
+    """Where each run's report goes, besides the report folder."""
+
     email: list[str] = Field(default_factory=list)
+    """Addresses the run report is mailed to (default: JANITOR_REPORT_TO)."""
+    notify: list[str] = Field(default_factory=list)
+    """Apprise URLs (Slack, Teams, a JSON webhook, ...) told when a run of this policy fails or
+    deletes images; instead of JANITOR_NOTIFY. They carry tokens: whoever reads the policy
+    files reads them."""
 
     @field_validator("email")
     @classmethod
@@ -370,20 +439,44 @@ class Report(StrictModel):
             )
         return value
 
+    @field_validator("notify")
+    @classmethod
+    def _notify_urls(cls, value: list[str]) -> list[str]:
+        from janitor.notify import check_notify_url
+
+        for url in value:
+            check_notify_url(url)  # its error names the scheme only: a URL may hold a token
+        if len(set(value)) != len(value):
+            raise ValueError("lists the same URL twice")
+        return value
+
 
 class Policy(StrictModel):
     """One retention policy: which repositories, which images to select, which to keep."""
 
     name: str
+    """Unique among the policies of a folder; defaults to the file name."""
     namespace: str
+    """The Docker Hub user or organization the policy cleans (never library)."""
     repositories: RepositoryFilter = Field(default_factory=RepositoryFilter)
+    """Which repositories of the namespace the policy covers (default: all)."""
     timezone: str = "UTC"
+    """The IANA time zone of the schedule."""
     schedule: str | None = None
+    """When `janitor serve` runs the policy: a 5-field crontab line (0 = Sunday) or @daily,
+    @weekly, ..."""
     mode: Mode = "dry-run"
+    """dry-run (default) never deletes; delete lets the service and `janitor run --apply`
+    delete."""
     select: list[SelectEntry]
+    """How an image becomes a candidate: it matches ANY entry; inside an entry ALL conditions
+    hold."""
     keep: list[KeepRule] = Field(default_factory=list)
+    """Rules that protect images; a matching keep rule always wins over select."""
     limits: Limits = Field(default_factory=Limits)
+    """Safety limits checked on the whole plan before the first delete."""
     report: Report = Field(default_factory=Report)
+    """Where run reports go."""
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
 

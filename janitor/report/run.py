@@ -61,6 +61,7 @@ class ImageRow:
     reasons: tuple[str, ...]
     detail: str | None
     selected_by: str | None
+    hub_code: str | None = None  # Hub's warning or error (current_tag, is_active, not_found...)
 
     @property
     def outcome_words(self) -> str:
@@ -79,6 +80,7 @@ class ImageRow:
             reasons=tuple(decision.reasons),
             detail=decision.detail,
             selected_by=decision.selected_by,
+            hub_code=decision.hub_code,
         )
 
 

@@ -3,7 +3,8 @@ lifecycle and signals, /healthz and /metrics.
 
 Modules: ``scheduler`` (the Service and its jobs), ``claims`` (leases: one run per fire across
 replicas), ``firetimes`` (cron arithmetic), ``lifecycle`` (signals, pid file), ``http``,
-``metrics``, ``listing`` (`janitor schedule`), ``cli`` (the click commands).
+``metrics``, ``listing`` (`janitor schedule`). The click commands are in ``janitor.cli.serve``;
+the running lease and the run path in ``janitor.engine``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The service's HTTP endpoints, /healthz and /metrics, served by uvicorn in a thread.
+"""The service's HTTP endpoints, /healthz, /metrics and the dashboard, served by uvicorn in a
+thread, behind the access rules of :mod:`janitor.service.access`.
 
 The listening socket is bound before uvicorn starts, so port 0 (any free port) is resolved and
 logged, and a port already in use is a start-up error rather than a log line in a thread.
@@ -16,16 +17,17 @@ from dataclasses import dataclass, field
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from janitor.errors import JanitorError
+from janitor.service.access import HEALTH_PATH, METRICS_PATH, Access, AccessControl
+from janitor.service.dashboard import DashboardSource, dashboard_routes
 from janitor.service.metrics import ServiceMetrics
 
 log = logging.getLogger("janitor.service.http")
 
-HEALTH_PATH = "/healthz"
-METRICS_PATH = "/metrics"
+DASHBOARD_PATHS = ("/", "/runs/{rest:path}", "/schedule", "/weekly")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,17 @@ class Health:
     details: dict[str, object] = field(default_factory=dict)
 
 
-def create_http_app(health: Callable[[], Health], metrics: ServiceMetrics) -> Starlette:
+def create_http_app(
+    health: Callable[[], Health],
+    metrics: ServiceMetrics,
+    *,
+    access: Access | None = None,
+    dashboard: DashboardSource | None = None,
+) -> Starlette:
+    """The endpoints; the dashboard's pages when ``dashboard`` is given and ``access`` lets it be
+    served (else its paths say why it is off). Every route answers GET and HEAD only."""
+    access = access or Access(token=None)
+
     # Plain (sync) endpoints: Starlette runs them in its thread pool, so a slow database ping
     # never blocks the event loop.
     def healthz(request: Request) -> Response:
@@ -46,12 +58,20 @@ def create_http_app(health: Callable[[], Health], metrics: ServiceMetrics) -> St
     def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), headers={"Content-Type": metrics.content_type})
 
-    return Starlette(
-        routes=[
-            Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
-            Route(METRICS_PATH, metrics_endpoint, methods=["GET", "HEAD"]),
-        ]
-    )
+    def dashboard_off(request: Request) -> Response:
+        return PlainTextResponse(f"{access.dashboard_refused}\n", status_code=404)
+
+    routes = [
+        Route(HEALTH_PATH, healthz, methods=["GET", "HEAD"]),
+        Route(METRICS_PATH, metrics_endpoint, methods=["GET", "HEAD"]),
+    ]
+    if dashboard is not None and access.dashboard:
+        routes += dashboard_routes(dashboard)
+    elif dashboard is not None:
+        routes += [Route(p, dashboard_off, methods=["GET", "HEAD"]) for p in DASHBOARD_PATHS]
+    app = Starlette(routes=routes)
+    app.add_middleware(AccessControl, access=access)
+    return app
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -116,7 +136,7 @@ class HttpServer:
                 sock.close()
                 raise JanitorError(f"the HTTP server did not start on {self.host}:{self.port}")
             time.sleep(0.02)
-        log.info("http server listening on %s (%s, %s)", self.url, HEALTH_PATH, METRICS_PATH)
+        log.info("http server listening on %s", self.url)
         return self.port
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -4,10 +4,16 @@ several services, or tests, in one process do not collide).
 Counters count what this process did; ``janitor_last_success_timestamp_seconds`` is read from
 the store (at start and by the maintenance job), so every replica reports the same last success
 whoever ran it.
+
+Names follow Prometheus' naming advice: base units in the name (``janitor_reclaimed_bytes_total``),
+``_total`` on counters, a ``janitor_build_info`` gauge of 1 carrying the version as labels, and no
+``*_created`` series (prometheus_client adds one per counter and histogram child by default; they
+double the series for no use here).
 """
 
 from __future__ import annotations
 
+import platform
 import threading
 from collections.abc import Iterable
 
@@ -17,13 +23,18 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
+from janitor import __version__
 from janitor.records import RunRecord
 from janitor.store import Store
 
 _STATUSES = ("succeeded", "failed", "interrupted")
+
+# A process-wide switch of prometheus_client; janitor exposes only its own registry.
+disable_created_metrics()
 
 
 class ServiceMetrics:
@@ -48,8 +59,13 @@ class ServiceMetrics:
         self.image_errors = Counter(
             "janitor_image_errors", "Images Hub answered an error for.", ["policy"], registry=r
         )
+        self.build_info = Gauge(
+            "janitor_build_info", "Always 1; the labels say which janitor runs.",
+            ["version", "python"], registry=r,
+        )  # fmt: skip
+        self.build_info.labels(__version__, platform.python_version()).set(1)
         self.bytes_reclaimed = Counter(
-            "janitor_bytes_reclaimed", "Bytes freed by deleted images (where sizes are known).",
+            "janitor_reclaimed_bytes", "Bytes freed by deleted images (where sizes are known).",
             ["policy"], registry=r,
         )  # fmt: skip
         self.hub_calls = Counter(

@@ -1,5 +1,6 @@
 """The background service: APScheduler runs each scheduled policy through the one run path
-(``janitor.engine.run_once``), the weekly report on its own cron, and a maintenance job.
+(``janitor.engine.run_policy``, as `janitor run` does), the weekly report on its own cron, and
+a maintenance job.
 
 Jobs live in APScheduler's memory job store and are rebuilt from the policies at start-up and on
 reload (the policy files are the truth, not a scheduler table). Every job has ``coalesce=True``
@@ -23,17 +24,29 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from starlette.applications import Starlette
 
 from janitor import __version__
 from janitor.config import Settings
-from janitor.engine import RunContext, decide_mode, owner_id, recover_stale_runs, run_once, utcnow
+from janitor.engine import (
+    PolicyBusy,
+    RunContext,
+    lease_name,
+    owner_id,
+    recover_stale_runs,
+    run_policy,
+    utcnow,
+)
 from janitor.errors import JanitorError
 from janitor.hub.client import HubClient
+from janitor.notify import known_targets, retry_notifications
 from janitor.policy import Policy, PolicyLoadError
 from janitor.records import RunRecord
 from janitor.report.mail import Mailer
-from janitor.reporting import deliver, retry_outbox, write_run_report, write_weekly_report
-from janitor.service.claims import RunningLease, claim_fire, lease_name, running_lease_ttl
+from janitor.reporting import deliver, retry_outbox, write_weekly_report
+from janitor.service.access import Access
+from janitor.service.claims import claim_fire
+from janitor.service.dashboard import DashboardSource
 from janitor.service.firetimes import (
     cron_trigger,
     fire_key,
@@ -67,7 +80,7 @@ class ServiceOptions:
     maintenance_seconds: float = 60.0
     shutdown_grace_seconds: float = 60.0
     running_lease_ttl: timedelta | None = None
-    """None: a little longer than settings.stale_after_seconds (see claims.running_lease_ttl)."""
+    """None: a little longer than settings.stale_after_seconds (see engine.running_lease_ttl)."""
     max_workers: int = 16
     fire_every: float | None = None
     """A seam for tests and demos: fire every scheduled policy every this many seconds (aligned
@@ -177,9 +190,7 @@ class Service:
         self.metrics.refresh_last_success(self.store, self.policies)
         if self.options.http:
             port = self.settings.http_port if self.options.port is None else self.options.port
-            self.http = HttpServer(
-                create_http_app(self.health, self.metrics), self.options.host, port
-            )
+            self.http = HttpServer(self._http_app(), self.options.host, port)
             self.http.start()  # before the scheduler: a port in use fails before any run
         try:
             self._scheduler.start()
@@ -210,6 +221,22 @@ class Service:
             self.owner,
             extra={"event": "started"},
         )
+
+    def _http_app(self) -> Starlette:
+        """/healthz, /metrics and the dashboard, behind the access rules for this address."""
+        access = Access.decide(
+            self.options.host, self.settings.http_token, metrics_auth=self.settings.metrics_auth
+        )
+        if access.dashboard_refused:
+            log.warning("%s", access.dashboard_refused, extra={"event": "dashboard_refused"})
+        source = DashboardSource(
+            store=self.store,
+            policies=lambda: self.policies,
+            report_schedule=self.settings.report_schedule,
+            report_to=self.settings.report_to,
+            clock=self.clock,
+        )
+        return create_http_app(self.health, self.metrics, access=access, dashboard=source)
 
     def stop(self, grace: float | None = None, *, force: threading.Event | None = None) -> bool:
         """Stop taking new runs, ask runs in flight to stop after their current batch (they are
@@ -414,8 +441,8 @@ class Service:
             return None
 
     def _run(self, policy: Policy, *, trigger: str, fire: str) -> RunRecord | None:
-        """Run ``policy`` unless a run of it is in flight, here (checked in memory) or on
-        another replica (its running lease); then record, report, count."""
+        """Run ``policy`` through the one run path unless a run of it is in flight, here
+        (checked in memory) or in another process (its running lease); then count it."""
         name = policy.name
         stop = threading.Event()
         with self._lock:
@@ -424,46 +451,34 @@ class Service:
             busy = name in self._in_flight
             if not busy:
                 self._in_flight[name] = stop
-        lease = RunningLease(
-            self.store,
-            name,
-            self.owner,
-            clock=self.clock,
-            ttl=self.options.running_lease_ttl
-            or running_lease_ttl(timedelta(seconds=self.settings.stale_after_seconds)),
-            on_tick=lambda: self._heartbeat(name),
-            on_lost=stop.set,
-        )
+        if busy:
+            self._skip_running(name, fire)
+            return None
+        self.metrics.runs_in_progress.inc()
         try:
-            if busy or not lease.acquire():
-                log.info(
-                    "skipped: policy %s is still running (here or on another replica); fire %s",
-                    name,
-                    fire,
-                    extra={"policy": name, "event": "skipped"},
-                )
-                self.metrics.fires_skipped.labels(name, "running").inc()
-                return None
-            mode = decide_mode(
-                policy, dry_run_flag=False, apply_flag=False, service=True, settings=self.settings
+            done = run_policy(
+                self._context(stop), policy, trigger=trigger, mailer=self.mailer, service=True
             )
-            ctx = self._context(stop)
-            # Taking the lease over from a replica that died: its run is stale by now (the
-            # lease outlives stale_after); record it interrupted before this run starts.
-            recover_stale_runs(ctx)
-            self.metrics.runs_in_progress.inc()
-            try:
-                record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
-            finally:
-                self.metrics.runs_in_progress.dec()
+        except PolicyBusy:
+            self._skip_running(name, fire)
+            return None
         finally:
-            if not busy:
-                with self._lock:
-                    del self._in_flight[name]
-                lease.release()
-        self.metrics.observe_run(record)
-        self._report(policy, record)
-        return record
+            self.metrics.runs_in_progress.dec()
+            with self._lock:
+                del self._in_flight[name]
+        self.metrics.observe_run(done.record)
+        if done.report is not None:
+            self.metrics.reports_written.labels("run").inc()
+        return done.record
+
+    def _skip_running(self, name: str, fire: str) -> None:
+        log.info(
+            "skipped: policy %s is still running (here or on another replica); fire %s",
+            name,
+            fire,
+            extra={"policy": name, "event": "skipped"},
+        )
+        self.metrics.fires_skipped.labels(name, "running").inc()
 
     def _context(self, stop: threading.Event) -> RunContext:
         return RunContext(
@@ -473,37 +488,8 @@ class Service:
             clock=self.clock,
             stop=stop,
             owner=self.owner,
+            lease_ttl=self.options.running_lease_ttl,
         )
-
-    def _heartbeat(self, name: str) -> None:
-        """Keep this process's running run of ``name`` fresh while its lease is held, so that a
-        long listing of one repository is not taken for a dead replica."""
-        now = self.clock()
-        for run in self.store.list_runs(policy=name, status="running", limit=10):
-            if run.owner == self.owner:
-                self.store.heartbeat(run.id, now)
-
-    def _report(self, policy: Policy, record: RunRecord) -> Path | None:
-        try:
-            report, path = write_run_report(
-                self.store, record.id, self.settings.report_dir, now=self.clock()
-            )
-            self.metrics.reports_written.labels("run").inc()
-            recipients = list(policy.report_emails) or list(self.settings.report_to)
-            deliver(
-                self.store,
-                self.mailer,
-                report,
-                recipients,
-                kind="run",
-                run_id=record.id,
-                html_path=path,
-                now=self.clock(),
-            )
-        except (JanitorError, StoreError, OSError, LookupError) as exc:
-            log.error("could not write or send the report of run %d: %s", record.id, exc)
-            return None
-        return path
 
     def _weekly_job(self) -> Path | None:
         try:
@@ -546,6 +532,8 @@ class Service:
                 run_id=None,
                 html_path=path,
                 now=now,
+                notify=self.settings.notify,
+                public_url=self.settings.public_url,
             )
         return path
 
@@ -557,19 +545,24 @@ class Service:
             log.debug("traceback", exc_info=True)
 
     def maintenance(self) -> list[int]:
-        """Mark runs of dead processes interrupted, retry queued mail (one replica at a time),
-        refresh the last-success gauges. Returns the runs marked interrupted."""
+        """Mark runs of dead processes interrupted, retry queued mail and notifications (one
+        replica at a time), refresh the last-success gauges. Returns the runs marked
+        interrupted."""
         ctx = self._context(threading.Event())
         recovered = recover_stale_runs(ctx)
-        if self.mailer is not None and self.store.try_acquire_lease(
+        targets = known_targets(self.policies.values(), self.settings)
+        if (self.mailer is not None or targets) and self.store.try_acquire_lease(
             lease_name("maintenance", "outbox"),
             self.owner,
             ttl=timedelta(seconds=max(30.0, self.options.maintenance_seconds * 0.9)),
             now=self.clock(),
         ):
-            sent = retry_outbox(self.store, self.mailer, now=self.clock())
-            if sent:
-                log.info("sent %d queued report(s)", sent)
+            if self.mailer is not None:
+                sent = retry_outbox(self.store, self.mailer, now=self.clock())
+                if sent:
+                    log.info("sent %d queued report(s)", sent)
+            if retry_notifications(self.store, targets, now=self.clock()):
+                log.info("sent queued notifications")
         self.metrics.refresh_last_success(self.store, self.policies)
         return recovered
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
-from janitor.records import DecisionRecord
+from janitor.records import DecisionRecord, OutcomeRow
 from janitor.store.models import OUTCOMES, VERDICTS, RunItem
 from janitor.store.types import UTCDateTime
 
@@ -44,6 +44,7 @@ _INSERT_COLUMNS: tuple[str, ...] = (
     "outcome",
     "detail",
     "selected_by",
+    "hub_code",
 )
 
 
@@ -67,6 +68,7 @@ def _values(run_id: int, d: DecisionRecord) -> tuple[Any, ...]:
         d.outcome,
         d.detail,
         d.selected_by,
+        d.hub_code,
     )
 
 
@@ -201,15 +203,19 @@ _SET_OUTCOME = (
         RunItem.repository == bindparam("b_repository"),
         RunItem.digest == bindparam("b_digest"),
     )
-    .values(outcome=bindparam("b_outcome"), detail=bindparam("b_detail"))
+    .values(
+        outcome=bindparam("b_outcome"),
+        detail=bindparam("b_detail"),
+        hub_code=bindparam("b_hub_code"),
+    )
 )
 
 
 def set_outcomes(
-    conn: Connection, run_id: int, outcomes: Iterable[tuple[str, str, str, str | None]]
+    conn: Connection, run_id: int, outcomes: Iterable[OutcomeRow]
 ) -> list[tuple[str, str]]:
-    """Update items in batches (the last outcome given for an image wins); return the
-    (repository, digest) pairs that matched no item of the run.
+    """Update items in batches (the last outcome given for an image wins, with its hub_code or
+    none); return the (repository, digest) pairs that matched no item of the run.
 
     An executemany of single-row UPDATEs, each an index lookup on (run_id, repository, digest);
     psycopg pipelines them. (A set-based ``UPDATE ... FROM (VALUES ...)`` was tried: right after a
@@ -217,14 +223,22 @@ def set_outcomes(
     every batch, which is slower and grows with the run.)"""
     missing: list[tuple[str, str]] = []
     for batch in _batches(outcomes, BATCH_SIZE):
-        latest: dict[tuple[str, str], tuple[str, str | None]] = {}
-        for repository, digest, outcome, detail in batch:
+        latest: dict[tuple[str, str], tuple[str, str | None, str | None]] = {}
+        for row in batch:
+            repository, digest, outcome, detail = row[:4]
             if outcome not in _OUTCOME_SET:
                 raise ValueError(f"unknown outcome {outcome!r} for {repository}@{digest}")
-            latest[(repository, digest)] = (outcome, detail)
+            latest[(repository, digest)] = (outcome, detail, row[4] if len(row) > 4 else None)
         params = [
-            {"b_run_id": run_id, "b_repository": r, "b_digest": d, "b_outcome": o, "b_detail": t}
-            for (r, d), (o, t) in latest.items()
+            {
+                "b_run_id": run_id,
+                "b_repository": r,
+                "b_digest": d,
+                "b_outcome": o,
+                "b_detail": t,
+                "b_hub_code": c,
+            }
+            for (r, d), (o, t, c) in latest.items()
         ]
         result = conn.execute(_SET_OUTCOME, params)
         if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
@@ -249,12 +263,12 @@ def close_open_items(conn: Connection, run_id: int, *, reason: str) -> dict[str,
     not_attempted = conn.execute(
         update(RunItem)
         .where(RunItem.run_id == run_id, RunItem.outcome == "pending")
-        .values(outcome="not_attempted", detail=reason)
+        .values(outcome="not_attempted", detail=reason, hub_code=None)
     ).rowcount
     unconfirmed = conn.execute(
         update(RunItem)
         .where(RunItem.run_id == run_id, RunItem.outcome == "sending")
-        .values(outcome="unconfirmed", detail=UNCONFIRMED_DETAIL)
+        .values(outcome="unconfirmed", detail=UNCONFIRMED_DETAIL, hub_code=None)
     ).rowcount
     return {"not_attempted": not_attempted, "unconfirmed": unconfirmed}
 
@@ -272,6 +286,7 @@ _ITEM_COLUMNS = (
     RunItem.detail,
     RunItem.size,
     RunItem.selected_by,
+    RunItem.hub_code,
 )
 
 
@@ -299,6 +314,7 @@ def decisions(
             size=row.size,
             selected_by=row.selected_by,
             run_id=row.run_id,
+            hub_code=row.hub_code,
         )
 
 

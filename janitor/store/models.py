@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -40,6 +41,7 @@ RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 VERDICTS: tuple[str, ...] = ("keep", "delete")
 MAIL_KINDS: tuple[str, ...] = ("run", "weekly")
+NOTIFICATION_KINDS: tuple[str, ...] = ("run_failed", "run_deleted", "weekly")
 
 # Item ids may pass 2**31 over the years (100,000 images a run); SQLite's rowid is 64-bit already
 # and only ``INTEGER PRIMARY KEY`` (not BIGINT) makes it the rowid.
@@ -121,6 +123,8 @@ class RunItem(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
     selected_by: Mapped[str | None] = mapped_column(String(200))
+    hub_code: Mapped[str | None] = mapped_column(String(64))
+    """The name of Hub's warning or error behind the outcome (current_tag, not_found, ...)."""
 
     # The unique constraint's index (run_id, repository, digest) also serves lookups and ordering
     # by (run_id, repository): a separate (run_id, repository) index would only slow bulk inserts.
@@ -151,6 +155,31 @@ class MailOutbox(Base):
     __table_args__ = (
         CheckConstraint(_one_of("kind", MAIL_KINDS), name="kind"),
         Index(None, "sent_at", "created_at"),
+    )
+
+
+class NotifyOutbox(Base):
+    """A chat or webhook notification whose sending failed, kept until it went or was given up.
+    ``target`` is the URL's SHA-256 fingerprint: the URL carries tokens and is never stored."""
+
+    __tablename__ = "notify_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    target: Mapped[str] = mapped_column(String(64))
+    target_shown: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    given_up: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", NOTIFICATION_KINDS), name="kind"),
+        Index(None, "sent_at", "given_up", "created_at"),
     )
 
 

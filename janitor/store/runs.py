@@ -102,6 +102,7 @@ def list_runs(
     until: datetime | None,
     status: str | None,
     limit: int | None,
+    offset: int = 0,
 ) -> list[RunRecord]:
     stmt = select(Run.__table__)
     if policy is not None:
@@ -117,7 +118,13 @@ def list_runs(
     stmt = stmt.order_by(Run.started_at.desc(), Run.id.desc())
     if limit is not None:
         stmt = stmt.limit(limit)
+    if offset:
+        stmt = stmt.offset(offset)
     return [to_record(row) for row in conn.execute(stmt)]
+
+
+def policy_names(conn: Connection) -> list[str]:
+    return list(conn.execute(select(Run.policy).distinct().order_by(Run.policy)).scalars())
 
 
 def mark_stale_runs_interrupted(

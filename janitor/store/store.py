@@ -27,7 +27,9 @@ from janitor.records import (
     DecisionRecord,
     HubMetrics,
     MailRecord,
+    NotificationRecord,
     Outcome,
+    OutcomeRow,
     RunMetrics,
     RunRecord,
     RunStatus,
@@ -319,8 +321,10 @@ class Store:
         until: datetime | None = None,
         status: RunStatus | None = None,
         limit: int | None = 50,
+        offset: int = 0,
     ) -> list[RunRecord]:
-        """Runs newest first; ``since`` <= started_at < ``until``; ``limit=None`` for all."""
+        """Runs newest first; ``since`` <= started_at < ``until``; ``limit=None`` for all;
+        ``offset`` skips that many (paging)."""
         with self._connection("listing runs", transaction=False) as conn:
             return runs.list_runs(
                 conn,
@@ -330,7 +334,13 @@ class Store:
                 until=until,
                 status=status,
                 limit=limit,
+                offset=offset,
             )
+
+    def policy_names(self) -> list[str]:
+        """Every policy name that has runs, sorted."""
+        with self._connection("listing the policies with runs", transaction=False) as conn:
+            return runs.policy_names(conn)
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -342,10 +352,9 @@ class Store:
                 raise _no_run(run_id)
             items.add_decisions(conn, run_id, decisions)
 
-    def set_outcomes(
-        self, run_id: int, outcomes: Iterable[tuple[str, str, Outcome, str | None]]
-    ) -> None:
-        """Set ``(repository, digest, outcome, detail)`` on the run's items, in bulk. An outcome
+    def set_outcomes(self, run_id: int, outcomes: Iterable[OutcomeRow]) -> None:
+        """Set ``(repository, digest, outcome, detail[, hub_code])`` on the run's items, in bulk
+        (an outcome without a hub_code clears it). An outcome
         for an image the run never recorded is logged and skipped (the others are kept)."""
         with self._connection(f"storing run {run_id}'s outcomes") as conn:
             missing = items.set_outcomes(conn, run_id, outcomes)
@@ -424,6 +433,51 @@ class Store:
         with self._connection(f"marking mail {mail_id} failed") as conn:
             if not mail.mark_failed(conn, mail_id, error):
                 raise StoreError(f"mail {mail_id} is not in the outbox")
+
+    # -- notification outbox ------------------------------------------------------------------
+
+    def add_notification(
+        self,
+        *,
+        kind: str,
+        run_id: int | None,
+        target: str,
+        target_shown: str,
+        title: str,
+        body: str,
+        created_at: datetime,
+    ) -> int:
+        """Queue a notification for ``target`` (a URL's fingerprint, never the URL)."""
+        with self._connection("queueing a notification") as conn:
+            return mail.add_notification(
+                conn,
+                kind=kind,
+                run_id=run_id,
+                target=target,
+                target_shown=target_shown,
+                title=title,
+                body=body,
+                created_at=created_at,
+            )
+
+    def pending_notifications(
+        self, targets: Sequence[str], limit: int = 50
+    ) -> list[NotificationRecord]:
+        """Notifications to ``targets`` (fingerprints) neither sent nor given up, oldest first."""
+        with self._connection("reading the notification outbox", transaction=False) as conn:
+            return mail.pending_notifications(conn, targets=targets, limit=limit)
+
+    def mark_notification_sent(self, entry_id: int, sent_at: datetime) -> None:
+        with self._connection(f"marking notification {entry_id} sent") as conn:
+            if not mail.mark_notification_sent(conn, entry_id, sent_at):
+                raise StoreError(f"notification {entry_id} is not in the outbox")
+
+    def mark_notification_failed(self, entry_id: int, error: str, *, give_up: bool = False) -> None:
+        """Count a failed attempt and keep its error (which must hold no secret); ``give_up``
+        stops retrying it."""
+        with self._connection(f"marking notification {entry_id} failed") as conn:
+            if not mail.mark_notification_failed(conn, entry_id, error, give_up=give_up):
+                raise StoreError(f"notification {entry_id} is not in the outbox")
 
     # -- leases -------------------------------------------------------------------------------
 

@@ -108,7 +108,7 @@ class TestConstruction:
 
 
 class TestPaging:
-    def test_page_size_is_forced_on_next_links(self) -> None:
+    def test_next_links_are_rehosted_but_otherwise_followed_as_given(self) -> None:
         recorder = Recorder(
             page(
                 [REPO],
@@ -120,12 +120,10 @@ class TestPaging:
         with client(recorder) as hub:
             names = [r.name for r in hub.iter_repositories("acme")]
         assert names == ["web", "api"]
-        second = recorder.requests[1].url
-        assert (second.host, second.params["page"], second.params["page_size"]) == (
-            "hub.test",
-            "2",
-            "100",
-        )
+        first, second = (r.url for r in recorder.requests)
+        assert first.params["page_size"] == "100"
+        assert (second.host, second.params["page"]) == ("hub.test", "2")
+        assert "page_size" not in second.params  # never rewritten (hub-feedback#2343)
 
     def test_relative_next_link(self) -> None:
         recorder = Recorder(
@@ -371,13 +369,50 @@ class TestRateLimits:
                 list(hub.iter_repositories("acme"))
             assert hub.stats.rate_limited == 4
 
-    def test_wait_is_capped(self) -> None:
+    def test_a_wait_past_max_wait_fails_at_once(self) -> None:
         clock = FakeClock()
         far = str(int(clock()) + 3600)
         recorder = Recorder(httpx.Response(429, headers={"X-Retry-After": far}), page([REPO]))
-        with client(recorder, clock, max_wait=10.0) as hub:
+        with client(recorder, clock, max_wait=10.0) as hub, pytest.raises(HubRateLimited) as e:
             list(hub.iter_repositories("acme"))
-        assert 10.0 <= clock.slept <= 11.1
+        assert e.value.retry_at == float(far) and "2023-11-14T23:13:20Z" in str(e.value)
+        assert clock.slept == 0 and len(recorder.requests) == 1
+
+    @pytest.mark.parametrize("header", ["Retry-After", "X-Retry-After"])
+    def test_a_long_wait_within_max_wait_is_waited_in_full(self, header: str) -> None:
+        clock = FakeClock()
+        value = "600" if header == "Retry-After" else str(int(clock()) + 600)
+        recorder = Recorder(httpx.Response(429, headers={header: value}), page([REPO]))
+        with client(recorder, clock, max_wait=900.0) as hub:
+            list(hub.iter_repositories("acme"))
+        assert 600.0 <= clock.slept <= 601.1 and len(recorder.requests) == 2
+
+    def test_a_far_future_reset_with_nothing_remaining_fails_at_once(self) -> None:
+        """Issue 20.4: ``X-RateLimit-Reset: 9999999999`` with ``Remaining: 0`` made the limiter
+        wait 120 s in a loop forever."""
+        clock = FakeClock()
+        exhausted = {
+            "X-RateLimit-Limit": "180",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": "9999999999",
+        }
+        recorder = Recorder(
+            httpx.Response(
+                200, json={"count": 2, "next": "/v2/x?page=2", "results": [REPO]}, headers=exhausted
+            ),
+            page([REPO]),
+        )
+        with client(recorder, clock) as hub, pytest.raises(HubRateLimited) as caught:
+            list(hub.iter_repositories("acme"))
+        assert "2286-11-20T17:46:39Z" in str(caught.value)
+        assert clock.slept == 0 and len(recorder.requests) == 1
+
+    def test_a_5xx_asking_for_a_wait_past_max_wait_fails_at_once(self) -> None:
+        clock = FakeClock()
+        recorder = Recorder(httpx.Response(503, headers={"Retry-After": "7200"}), page([REPO]))
+        with client(recorder, clock, max_wait=60.0) as hub, pytest.raises(HubRateLimited):
+            list(hub.iter_repositories("acme"))
+        assert clock.slept == 0 and len(recorder.requests) == 1
 
     def test_headers_are_exposed(self) -> None:
         reset = "1700000060"

@@ -3,6 +3,7 @@ delete is never sent twice unless it provably did not happen."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,7 +131,7 @@ class TestNoRepeat:
         self, emulator: RunningEmulator, connect: Connect
     ) -> None:
         emulator.faults.add(Fault("rate_limit", method="POST", path="delete-images$"))
-        clock = FakeClock()
+        clock = FakeClock(time.time())  # the emulator names its retry time by the real clock
         hub = connect(emulator, clock=clock, sleep=clock.sleep, max_wait=120)
         result = hub.delete_images("acme", [ManifestRef("web", OLD)], dry_run=False)
         assert result.accepted and hub.stats.rate_limited == 1

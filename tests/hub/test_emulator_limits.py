@@ -9,6 +9,7 @@ import pytest
 
 from janitor.emulator.config import EmulatorConfig, ManualClock
 from janitor.emulator.faults import Fault
+from janitor.hub.errors import HubRateLimited
 from janitor.hub.inventory import iter_inventory
 
 from .clock import FakeClock
@@ -48,11 +49,43 @@ def test_a_429_storm_is_waited_out(serve: Serve, connect: Connect, style: str) -
     assert 50.0 <= clock.sleeps[0] <= 51.1
 
 
-def test_the_wait_is_capped(serve: Serve, connect: Connect) -> None:
+def test_a_wait_past_the_longest_fails_at_once_naming_the_time(
+    serve: Serve, connect: Connect
+) -> None:
+    """Hub asks for 50 s; janitor accepts 5 s at most: no early resend, no wait, one clear error
+    naming the time Hub gave (issue 13.6: the wait used to be cut short at the cap)."""
     start = datetime(2030, 1, 1, 0, 0, 10, tzinfo=UTC)
     emu = serve(EmulatorConfig(clock=ManualClock(start)))
     emu.faults.add(Fault("rate_limit", path="/tags$", times=1))
     clock = FakeClock(start.timestamp())
     hub = connect(emu, clock=clock, sleep=clock.sleep, max_wait=5.0)
+    with pytest.raises(HubRateLimited) as caught:
+        list(hub.iter_tags("acme", "web"))
+    assert "2030-01-01T00:01:00Z" in str(caught.value)
+    assert "JANITOR_MAX_WAIT_SECONDS" in str(caught.value)
+    assert caught.value.retry_at == datetime(2030, 1, 1, 0, 1, tzinfo=UTC).timestamp()
+    assert clock.slept == 0
+    assert emu.log.count("GET", r"/tags$") == 1
+
+
+def test_a_login_answered_429_is_never_resent_before_the_time_hub_names(
+    serve: Serve, connect: Connect
+) -> None:
+    """Hub locks a username out after too many logins (docker/hub-feedback#2201): the second
+    login goes no earlier than Hub's retry time, however long (within the longest wait)."""
+    start = datetime(2030, 1, 1, 0, 0, 10, tzinfo=UTC)
+    emu = serve(EmulatorConfig(clock=ManualClock(start)))
+    emu.faults.add(Fault("rate_limit", method="POST", path="/v2/auth/token$", times=1))
+    clock = FakeClock(start.timestamp())
+    hub = connect(emu, clock=clock, sleep=clock.sleep, max_wait=900.0)
     list(hub.iter_tags("acme", "web"))
-    assert 5.0 <= clock.slept <= 6.1
+    assert clock.slept >= 50.0  # the window's end, not the old 120 s cap nor a short backoff
+    assert emu.log.count("POST", r"/v2/auth/token$") == 2
+
+    emu.faults.add(Fault("rate_limit", method="POST", path="/v2/auth/token$", times=1))
+    clock = FakeClock(start.timestamp())
+    hub = connect(emu, clock=clock, sleep=clock.sleep, max_wait=10.0)
+    with pytest.raises(HubRateLimited, match="try again after 2030-01-01T00:01:00Z"):
+        list(hub.iter_tags("acme", "web"))
+    assert clock.slept == 0
+    assert emu.log.count("POST", r"/v2/auth/token$") == 3

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from janitor.hub.errors import HubProtocolError
 from janitor.hub.models import DeleteError, DeleteMetrics, DeleteWarning, PlatformImage, TagRef
 from janitor.hub.parse import (
+    _HUB_TIME,
+    _fast_tag,
     format_time,
     is_validation_answer,
     parse_delete_success,
@@ -107,6 +109,22 @@ class TestTags:
         assert tag.images[0].digest == DIGEST
         assert len(tag.images) == 1 and tag.images[0].size == 100
         assert tag.last_pulled is None  # the zero time
+
+    def test_tag_status_is_the_live_name_of_a_tags_state(self) -> None:
+        live = {k: v for k, v in LIVE_TAG.items() if k != "status"}
+        assert parse_tag({**live, "tag_status": "inactive"}, "acme/web").status == "inactive"
+        both = {**LIVE_TAG, "status": "active", "tag_status": "inactive"}
+        assert parse_tag(both, "acme/web").status == "inactive"  # tag_status wins
+        assert parse_tag(LIVE_TAG, "acme/web").status == "active"  # the spec's name alone
+        slow = {**live, "tag_status": "inactive", "tag_last_pushed": "2024-01-01 00:00:00Z"}
+        assert parse_tag(slow, "acme/web").status == "inactive"  # the strict path reads it too
+
+    def test_nanosecond_times_take_the_fast_path(self) -> None:
+        nanos = "2026-08-19T17:09:02.431065465Z"
+        assert _HUB_TIME.fullmatch(nanos)
+        tag = parse_tag({**LIVE_TAG, "tag_last_pushed": nanos}, "acme/web")
+        assert tag.last_pushed == datetime(2026, 8, 19, 17, 9, 2, 431065, tzinfo=UTC)
+        assert _fast_tag({**LIVE_TAG, "tag_last_pushed": nanos}) == tag
 
     def test_no_images(self) -> None:
         tag = parse_tag({"name": "x", "images": None}, "acme/web")

@@ -41,6 +41,21 @@ class TestHeaders:
         state = parse_rate_limit({"x-ratelimit-limit": "many", "x-ratelimit-remaining": "nan"}, 0)
         assert state is None
 
+    def test_the_registry_s_form_with_its_window(self) -> None:
+        """Docker's registry: ``ratelimit-limit: 100;w=21600`` (pulls per 6 h, no reset)."""
+        state = parse_rate_limit(
+            {"ratelimit-limit": "100;w=21600", "ratelimit-remaining": "76;w=21600"}, 0
+        )
+        assert state == RateLimitState(limit=100, remaining=76, reset=None)
+        bare = parse_rate_limit({"ratelimit-limit": "2500", "ratelimit-remaining": "0"}, 0)
+        assert bare == RateLimitState(limit=2500, remaining=0, reset=None)
+        assert parse_rate_limit({"ratelimit-remaining": "lots;w=1"}, 0) is None
+
+    def test_hub_s_headers_win_over_the_registry_s(self) -> None:
+        both = {**headers(180, 17, 1_700_000_060), "ratelimit-remaining": "3;w=21600"}
+        state = parse_rate_limit(both, 1_700_000_000.0)
+        assert state is not None and state.remaining == 17
+
     def test_x_retry_after_is_unix_time(self) -> None:
         assert retry_wait({"x-retry-after": "1700000030"}, 1_700_000_000.0) == 30.0
 

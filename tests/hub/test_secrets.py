@@ -40,7 +40,7 @@ def test_nothing_secret_is_logged_or_raised(
     clock = FakeClock(start.timestamp())
     errors: list[HubError] = []
     with caplog.at_level(logging.DEBUG):
-        hub = connect(emu, transport=transport, clock=clock, sleep=clock.sleep)
+        hub = connect(emu, transport=transport, clock=clock, sleep=clock.sleep, max_wait=3600)
         list(iter_inventory(hub, "acme"))
         hub_clock.advance(700)  # the token expires on Hub's side: a 401, then a new login
         clock.advance(100)

@@ -23,6 +23,7 @@ from janitor.engine import RunContext
 from janitor.hub.auth import Credentials
 from janitor.hub.client import HubClient
 from janitor.hub.registry import RegistryClient
+from janitor.hub.tags import forget_tag_delete_paths
 from janitor.policy import Policy, load_policy_file
 from janitor.store import Store
 
@@ -167,8 +168,10 @@ def serve(state: HubState, config: EmulatorConfig | None = None) -> RunningEmula
 @pytest.fixture(autouse=True)
 def _fresh_probes() -> Iterator[None]:
     forget_probes()
+    forget_tag_delete_paths()
     yield
     forget_probes()
+    forget_tag_delete_paths()
 
 
 @pytest.fixture
@@ -223,9 +226,8 @@ class World:
         return hub_client(self.hub)
 
     def context(self, **changes: Any) -> RunContext:
-        return RunContext(
-            settings=self.settings, store=self.store, hub_factory=self.client, **changes
-        )
+        changes.setdefault("hub_factory", self.client)
+        return RunContext(settings=self.settings, store=self.store, **changes)
 
     def policy(self, **kwargs: Any) -> Policy:
         return write_policy(self.tmp_path / "policies", **kwargs)

@@ -8,11 +8,24 @@ import pytest
 
 from janitor.backends.registry import RegistryBackend
 from janitor.emulator.server import RunningEmulator
+from janitor.hub.auth import Credentials
+from janitor.hub.client import HubClient
 from janitor.hub.errors import HubForbidden, HubNotFound
 from janitor.hub.models import DeleteWarning, ManifestRef
 from janitor.hub.tags import ImmutableTags, delete_tag, immutable_tags
 
-from .conftest import B1, B2, B3, BOB, BOB_TOKEN, Clients, hub_client, registry_client, top_level
+from .conftest import (
+    B1,
+    B2,
+    B3,
+    BOB,
+    BOB_TOKEN,
+    TOKEN,
+    USER,
+    Clients,
+    hub_client,
+    registry_client,
+)
 
 
 def test_delete_tag(emulator: RunningEmulator, clients: Clients) -> None:
@@ -49,16 +62,21 @@ def test_immutable_rules_read_safely() -> None:
 def test_a_tag_delete_refused_half_way_is_reported_with_what_was_deleted(
     emulator: RunningEmulator,
 ) -> None:
-    """After B1 is gone, a rule made immutable meanwhile refuses B2's tag: the error says one
-    image went, and is marked maybe-applied so the executor re-checks rather than assumes."""
+    """After B1's tag is gone, a rule made immutable meanwhile refuses B2's tag: the error says
+    one tag went, and is marked maybe-applied so the executor re-checks rather than assumes. No
+    manifest goes: every tag of the batch is deleted before any manifest."""
 
-    class LockOnHead(httpx.HTTPTransport):
+    class LockOnDelete(httpx.HTTPTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            if request.method == "HEAD" and request.url.path.endswith("/manifests/build-2"):
+            response = super().handle_request(request)
+            if request.method == "DELETE" and request.url.path.endswith("/tags/build-1"):
                 emulator.state.set_immutable_tags("acme", "web", ["build-2"])
-            return super().handle_request(request)
+            return response
 
-    hub, registry = hub_client(emulator), registry_client(emulator, transport=LockOnHead())
+    hub = HubClient(
+        emulator.url, Credentials(USER, TOKEN), timeout=10, max_retries=2, transport=LockOnDelete()
+    )
+    registry = registry_client(emulator)
     with hub, registry:
         ignore = [
             DeleteWarning("web", B1, "current_tag", ("build-1",)),
@@ -72,6 +90,6 @@ def test_a_tag_delete_refused_half_way_is_reported_with_what_was_deleted(
                 ignore_warnings=ignore,
             )
     assert caught.value.maybe_applied
-    assert "after deleting 1 tag(s) and 1 manifest(s)" in str(caught.value)
-    assert B1 not in top_level(emulator, "web")
+    assert "after deleting 1 tag(s) and 0 manifest(s)" in str(caught.value)
+    assert emulator.state.image("acme", "web", B1).current_tags == []  # untagged, still there
     assert emulator.state.image("acme", "web", B2).current_tags == ["build-2"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -161,14 +162,19 @@ def test_tokens_are_renewed_before_expiry_and_once_after_a_401() -> None:
 
 Handler = Callable[[httpx.Request], httpx.Response]
 CHALLENGE = 'Bearer realm="https://auth.example.test/token",service="registry.example.test"'
+SAME_HOST_CHALLENGE = (
+    'Bearer realm="https://registry.example.test/token",service="registry.example.test"'
+)
 
 
-def mock_client(handler: Handler, secret: str = TOKEN) -> RegistryClient:
+def mock_client(handler: Handler, secret: str = TOKEN, **kwargs: Any) -> RegistryClient:
+    kwargs.setdefault("auth_hosts", ("auth.example.test",))
     return RegistryClient(
         "https://registry.example.test",
         Credentials(USER, secret),
         transport=httpx.MockTransport(handler),
         max_retries=0,
+        **kwargs,
     )
 
 
@@ -265,3 +271,102 @@ def test_repository_names_are_checked() -> None:
     for bad in ("../x", "a/b", "UPPER", ""):
         with pytest.raises(ValueError):
             repository_name("acme", bad)
+
+
+def test_one_token_request_for_every_repository_a_run_touches() -> None:
+    """``authorize`` asks the token service once, with one ``scope`` per repository, so the PAT
+    is sent once per run (issue 13.6); the token is reused until near its expiry and then the
+    same group is asked for again, once."""
+    server_clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    config = EmulatorConfig(clock=server_clock, registry_token_ttl=300)
+    with serve(load_seed(seed(), now=server_clock()), config) as emu:
+        clock = FakeClock()
+        with registry_client(emu, clock=clock, sleep=clock.sleep) as client:
+            client.authorize(["acme/web", "acme/api", "acme/web"])
+            assert count(emu, "GET", r"/registry/token$") == 1
+            # the one token grants both (the emulator's JWT names each repository asked for)
+            assert client.granted("acme/web") == frozenset({"pull", "push", "delete"})
+            assert client.head_manifest("acme/web", "build-1") is not None
+            assert client.head_manifest("acme/api", "pr-9") is not None
+            assert client.granted("acme/api") == frozenset({"pull", "push", "delete"})
+            client.authorize(["acme/web"])  # still valid: nothing asked
+            assert count(emu, "GET", r"/registry/token$") == 1
+            clock.now += 295
+            server_clock.advance(295)
+            assert client.head_manifest("acme/api", "pr-9") is not None
+            assert client.head_manifest("acme/web", "build-1") is not None
+        assert count(emu, "GET", r"/registry/token$") == 2
+        statuses = [e.status for e in emu.log.entries() if e.method == "HEAD"]
+        assert statuses == [200, 200, 200, 200]
+
+
+def test_authorize_repeats_the_scope_parameter() -> None:
+    asked: list[list[str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            asked.append(request.url.params.get_list("scope"))
+            return httpx.Response(200, json={"token": "opaque-group-token"})
+        return httpx.Response(401, headers={"WWW-Authenticate": SAME_HOST_CHALLENGE})
+
+    with mock_client(handler) as client:
+        client.authorize(["acme/web", "acme/api"])
+    assert asked == [
+        ["repository:acme/web:pull,push,delete", "repository:acme/api:pull,push,delete"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("registry", "realm", "allowed", "accepted"),
+    [
+        ("https://registry.example.test", "https://evil.example/token", (), False),
+        ("https://registry.example.test", "https://auth.example.test/token", (), False),
+        (
+            "https://registry.example.test",
+            "https://AUTH.example.test./token",
+            ("auth.example.test",),
+            True,
+        ),
+        ("https://registry.example.test", "https://registry.example.test:8443/token", (), True),
+        ("https://registry-1.docker.io", "https://auth.docker.io/token", (), True),
+        ("https://registry.example.test", "https://auth.docker.io/token", (), False),
+        ("https://registry-1.docker.io", "https://auth.docker.io.evil.example/token", (), False),
+    ],
+)
+def test_credentials_go_only_to_a_token_service_janitor_may_trust(
+    registry: str, realm: str, allowed: tuple[str, ...], accepted: bool
+) -> None:
+    """Issue 20.2: the registry's 401 challenge names the realm janitor sends username and PAT
+    to; a realm on any host but the registry's own (``auth.docker.io`` for Docker's registry)
+    or one JANITOR_REGISTRY_AUTH_HOSTS lists is refused, and nothing is sent there."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"token": "opaque-token"})
+        if "authorization" not in request.headers:
+            return httpx.Response(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
+        return httpx.Response(200, headers={"Docker-Content-Digest": digest(1)})
+
+    client = RegistryClient(
+        registry,
+        Credentials(USER, TOKEN),
+        transport=httpx.MockTransport(handler),
+        max_retries=0,
+        auth_hosts=allowed,
+    )
+    with client:
+        if accepted:
+            assert client.head_manifest("acme/web", "latest") is not None
+        else:
+            with pytest.raises(HubAuthError, match="sends no credentials there") as caught:
+                client.head_manifest("acme/web", "latest")
+            assert "\n" not in str(caught.value) and "JANITOR_REGISTRY_AUTH_HOSTS" in str(
+                caught.value
+            )
+    token_requests = [r for r in sent if r.url.path == "/token"]
+    assert len(token_requests) == (1 if accepted else 0)
+    assert all(
+        "authorization" not in r.headers for r in sent if r.url.path != "/token" and not accepted
+    )

@@ -168,16 +168,18 @@ EXPECTED_CALLS = {
     # current_tag: delete. A dry run makes 1 call a batch, a delete run 2 (dry run, then the real
     # delete). delete-images: login, repositories, 2 x (images + tags), then 4 or 8 delete-images.
     # registry: login, repositories, 2 x tags; per call a check (tags + repository read); the
-    # registry's ping and one token per repository; a delete run adds per tag a HEAD and a tag
-    # DELETE, per index a GET of its manifest, and per manifest a DELETE (6 images and the 2
-    # children of an index: 8).
+    # registry's ping and one token per repository; a delete run adds per real call a fresh
+    # tags listing after its tag DELETEs, per tag a DELETE, and per manifest a DELETE (6 images
+    # and the 2 children of an index, known from the tags listing: 8). No HEAD: the check's
+    # fresh listing confirms each tag; no GET: on Hub it is a pull. The first run of the process
+    # also probes the manifests listing once (this emulator answers 404: untagged unseen).
     "delete-images": {
         "dry run": {"hub": 10, "registry": 0},
         "delete run": {"hub": 14, "registry": 0},
     },
     "registry": {
-        "dry run": {"hub": 12, "registry": 3},
-        "delete run": {"hub": 26, "registry": 18},
+        "dry run": {"hub": 13, "registry": 3},
+        "delete run": {"hub": 30, "registry": 11},
     },
 }
 

@@ -85,7 +85,7 @@ def test_a_429_storm_is_waited_out_and_every_delete_sent_once(
     images listing, and three times to each of web's dry run and real delete. janitor waits each
     out (never repeating a delete Hub refused to take) and the run completes as planned."""
     hub = emulator_factory(EmulatorConfig(rate_window=1.0))
-    rig = make_rig(hub, sqlite_store, tmp_path, max_wait=0.1)
+    rig = make_rig(hub, sqlite_store, tmp_path, max_wait=2.0)  # Hub asks for <= 1 s
     hub.faults.add(Fault("rate_limit", method="GET", path=r"/images$", times=3))
 
     def hook(manifests: Sequence[ManifestRef], dry_run: bool, when: str) -> None:

@@ -388,3 +388,108 @@ def test_tls_is_verified_for_a_custom_hub_and_switching_it_off_warns(
     assert allowed.exit_code == 0, allowed.output
     assert json.loads(allowed.stdout)[0]["repositories"] == []
     assert any("TLS certificate verification is OFF" in line for line in capture.lines)
+
+
+# --------------------------------------------------------------------------- echoed secrets
+
+PR_POLICY = """
+name: prs
+namespace: acme
+mode: delete
+select:
+  - name: old-prs
+    tags: ["pr-*"]
+    last_pushed: {older_than: 30d}
+    current_tag: delete
+limits: {max_deletes: 100, max_fraction_per_repository: 1.0}
+"""
+
+# (what Hub or the registry answers with the request echoed back, the backend, the fault)
+ECHOES: list[tuple[str, str, Fault]] = [
+    ("a login refused (401)", "delete-images", Fault("echo", path="/v2/auth/token$", status=401)),
+    ("a login refused (403)", "delete-images", Fault("echo", path="/v2/auth/token$", status=403)),
+    ("a listing forbidden (403)", "delete-images", Fault("echo", path="/tags$", status=403)),
+    ("a listing refused (401)", "delete-images", Fault("echo", path="/tags$", status=401, times=2)),
+    ("another 4xx (418)", "delete-images", Fault("echo", path="/tags$", status=418)),
+    (
+        "a delete-images error (400)",
+        "delete-images",
+        Fault("echo", path="delete-images$", status=400),
+    ),
+    (
+        "a real delete-images failing (500)",
+        "delete-images",
+        Fault("echo", path="delete-images$", status=500, times=99),
+    ),
+    (
+        "a token service refusal (401)",
+        "registry",
+        Fault("echo", path="/registry/token$", status=401),
+    ),
+    ("a token service error (400)", "registry", Fault("echo", path="/registry/token$", status=400)),
+    ("a registry refusal (400)", "registry", Fault("echo", path="/manifests/", status=400)),
+    (
+        "a registry DELETE failing (500)",
+        "registry",
+        Fault("echo", method="DELETE", path="/manifests/", status=500),
+    ),
+]
+
+
+def test_a_hub_that_echoes_the_request_leaks_no_secret_anywhere(
+    db_url: str, tmp_path: Path, capture: Capture
+) -> None:
+    """Issue 20.1: a Hub or proxy that repeats the request (the login body with the PAT, the
+    Authorization header with a bearer token or Basic user:PAT) in its error answers. For every
+    kind of answer, `janitor run` fails or records the error, and the PAT, its Basic form and
+    every token Hub issued are in no log record, database row, report file, CLI output or
+    exception. Hub's words are kept, redacted."""
+    logs._secrets.clear()  # nothing redacted by janitor's log handler unless janitor registers it
+    data = seed()
+    data["users"][0]["tokens"] = [PAT]
+    results: list[tuple[str, Result]] = []
+    with start_emulator(load_seed(data)) as hub:
+        for what, backend, fault in ECHOES:
+            hub.faults.clear()
+            hub.faults.add(fault)
+            policies = tmp_path / what.replace(" ", "-") / "policies"
+            policies.mkdir(parents=True)
+            (policies / "prs.yaml").write_text(PR_POLICY)
+            env = {
+                "JANITOR_HUB_URL": hub.url,
+                "JANITOR_REGISTRY_URL": hub.registry_url,
+                "JANITOR_HUB_USERNAME": USER,
+                "JANITOR_HUB_TOKEN": PAT,
+                "JANITOR_DATA_DIR": str(tmp_path / "data"),
+                "JANITOR_DATABASE_URL": db_url,
+                "JANITOR_POLICIES": str(policies),
+                "JANITOR_DELETE_BACKEND": backend,
+                "JANITOR_TIMEOUT": "5",
+            }
+            result = CliRunner().invoke(cli, ["--verbose", "run", "--apply"], env=env)
+            results.append((what, result))
+            assert result.exit_code == 1, (what, result.output)
+            shown = CliRunner().invoke(cli, ["runs", "list", "--json"], env=env)
+            results.append((f"{what}: runs list", shown))
+    with Store(db_url) as store:
+        runs = store.list_runs(limit=None)
+        errors = [r.error or "" for r in runs]
+    assert len(runs) >= len(ECHOES) - 2  # a refused login may stop before a run is recorded
+    assert sum("<redacted>" in e for e in errors) >= 3, errors  # Hub's words, minus secrets
+
+    findings: dict[str, list[str]] = {}
+
+    def search(where: str, text: str | bytes) -> None:
+        if found := leaks(text):
+            findings.setdefault(where, []).extend(found)
+
+    for line in capture.lines:
+        search("a log record", line)
+    for what, result in results:
+        search(f"the output after {what}", result.output)
+        search(f"the exception after {what}", repr(result.exception) + str(result.exception))
+    search("the database", dump_database(db_url))
+    for path in sorted((tmp_path / "data").rglob("*")):
+        if path.is_file():
+            search(f"the file {path.name}", path.read_bytes())
+    assert not findings, findings

@@ -19,7 +19,13 @@ from janitor.emulator.state import load_seed
 from janitor.engine import RunContext
 from janitor.hub.auth import Credentials
 from janitor.hub.client import HubClient
-from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef, RepositoryInventory
+from janitor.hub.models import (
+    CallStats,
+    DeleteResult,
+    DeleteWarning,
+    ManifestRef,
+    RepositoryInventory,
+)
 from janitor.policy import Policy, load_policy_file
 from janitor.store import Store
 
@@ -161,6 +167,12 @@ class HookedBackend:
 
     def inventory(self, namespace: str, **kwargs: Any) -> Iterator[RepositoryInventory]:
         return self.inner.inventory(namespace, **kwargs)
+
+    def own_calls(self) -> CallStats:
+        return self.inner.own_calls()
+
+    def close(self) -> None:
+        self.inner.close()
 
     def delete_images(
         self,

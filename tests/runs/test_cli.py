@@ -200,7 +200,7 @@ def test_a_run_never_overlaps_another_run_of_the_same_policy(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from janitor.service.claims import lease_name
+    from janitor.engine import lease_name
     from janitor.store import Store
 
     write_policy(tmp_path / "policies", mode="delete")

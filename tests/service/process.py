@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-COMMAND = [sys.executable, "-m", "janitor.service", "--log-format", "json"]
+COMMAND = [sys.executable, "-m", "janitor", "--log-format", "json"]
 LISTENING = re.compile(r"http server listening on (http://[\d.]+:\d+)")
 
 

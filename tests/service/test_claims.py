@@ -7,7 +7,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from janitor.service.claims import RunningLease, claim_fire
+from janitor.engine import RunningLease
+from janitor.service.claims import claim_fire
 from janitor.store import Store
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from janitor.engine import lease_name
 from janitor.errors import ConfigError
-from janitor.service.claims import lease_name
 from janitor.service.firetimes import (
     cron_trigger,
     fire_key,

@@ -22,7 +22,6 @@ from janitor.cli import cli
 from janitor.emulator.faults import Fault
 from janitor.emulator.seed import load_seed
 from janitor.emulator.server import RunningEmulator, start_emulator
-from janitor.service.cli import register
 from janitor.service.lifecycle import PID_FILE_NAME
 from janitor.store import Store
 from tests.service.helpers import seed, service_env, wait_until, write_policy
@@ -174,7 +173,6 @@ def test_serve_reloads_on_sighup_and_stops_cleanly_on_sigterm_mid_run(
 
 def invoke(args: list[str], env: dict[str, str]) -> Result:
     """The root `janitor` group in this process (faster than a subprocess)."""
-    register(cli)
     root = logging.getLogger()
     before = list(root.handlers), root.level
     try:

@@ -16,13 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from janitor.emulator.faults import Fault
 from janitor.emulator.seed import load_seed
 from janitor.emulator.server import RunningEmulator, start_emulator
+from janitor.engine import running_lease_ttl
 from janitor.errors import JanitorError
 from janitor.hub.auth import Credentials
 from janitor.hub.client import HubClient
 from janitor.policy import load_policies
 from janitor.records import HubMetrics, RunMetrics, RunRecord
 from janitor.report.mail import RecordingMailer
-from janitor.service.claims import running_lease_ttl
 from janitor.service.scheduler import Service, ServiceOptions, policy_job_id
 from janitor.store import Store
 from tests.service.conftest import sqlite_store
@@ -205,7 +205,7 @@ def test_a_scheduled_fire_runs_deletes_records_and_reports(harness: Harness) -> 
     assert f'janitor_images_deleted_total{{policy="nightly"}} {float(DELETABLE)}' in text
     assert f'janitor_images_would_delete_total{{policy="audit"}} {float(DELETABLE)}' in text
     reclaimed = float(nightly.metrics.bytes_reclaimed or 0)
-    assert f'janitor_bytes_reclaimed_total{{policy="nightly"}} {reclaimed}' in text
+    assert f'janitor_reclaimed_bytes_total{{policy="nightly"}} {reclaimed}' in text
     assert 'janitor_hub_calls_total{policy="nightly"}' in text
     assert 'janitor_hub_rate_limited_total{policy="nightly"} 0.0' in text
     assert 'janitor_last_success_timestamp_seconds{policy="nightly"}' in text

@@ -16,7 +16,7 @@ from janitor.store import Store, StoreError
 from janitor.store.migrate import alembic_config, migrations_dir
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"runs", "run_items", "mail_outbox", "leases", "alembic_version"}
+TABLES = {"runs", "run_items", "mail_outbox", "notify_outbox", "leases", "alembic_version"}
 
 
 def _tables(url: str) -> set[str]:
@@ -78,6 +78,8 @@ def test_downgrade_to_base_and_upgrade_again(empty_url: str) -> None:
 
 def test_a_schema_from_a_newer_janitor_is_refused(db_url: str) -> None:
     engine = create_engine(db_url, poolclass=NullPool)
+    with Store(db_url) as current:
+        head = current.head_revision()
     try:
         with engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
@@ -88,7 +90,7 @@ def test_a_schema_from_a_newer_janitor_is_refused(db_url: str) -> None:
                 store.upgrade()
     finally:
         with engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": "0001"})
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
         engine.dispose()
 
 

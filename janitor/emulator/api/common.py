@@ -43,7 +43,7 @@ class EmulatorContext:
         """A time for an answer; never pulled as ``null`` or the zero time, per config."""
         if when is None:
             return NEVER_PULLED_ZERO if self.config.never_pulled_as == "zero" else None
-        return format_time(when)
+        return format_time(when, self.config.time_digits)
 
 
 def ctx_of(request: Request) -> EmulatorContext:
@@ -244,11 +244,19 @@ def choice_param(
 
 
 def page_params(request: Request, *, operation: str) -> tuple[int, int]:
+    """``page`` and ``page_size``; a ``page_size`` above 100 is refused, or (``cap``, as Hub
+    does) silently served as 100."""
     page = int_param(request, "page", 1, low=1, high=None, operation=operation)
+    capped = ctx_of(request).config.page_size_above_max == "cap"
     size = int_param(
-        request, "page_size", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE, operation=operation
+        request,
+        "page_size",
+        DEFAULT_PAGE_SIZE,
+        low=1,
+        high=None if capped else MAX_PAGE_SIZE,
+        operation=operation,
     )
-    return page, size
+    return page, min(size, MAX_PAGE_SIZE)
 
 
 def page_url(request: Request, page: int) -> str:
@@ -274,10 +282,14 @@ def paginate(
     if page > 1 and start >= total:
         raise HubError(404, "Invalid page.", operation=operation)
     chunk = items[start : start + size]
+    ctx = ctx_of(request)
+    if page > 1 and ctx.faults.take(request.method, request.url.path, ("repeat_page",)):
+        chunk = items[start - size : start]
+    if chunk and ctx.faults.take(request.method, request.url.path, ("drop_row",)):
+        chunk = chunk[1:]
     last = start + size >= total
     next_url = None if last else page_url(request, page + 1)
     if last:
-        ctx = ctx_of(request)
         fault = ctx.faults.take(request.method, request.url.path, ("next_404",))
         if fault is not None:
             next_url = page_url(request, page + 1)

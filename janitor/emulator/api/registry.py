@@ -8,7 +8,12 @@ stored image: an OCI index listing the platform manifests, or an image manifest.
 media type the ``Accept`` header does not name answers 404 (clients must list every type).
 ``DELETE /registry/v2/{name}/manifests/{digest}`` (``delete`` access): 202 for a manifest no
 current tag and no index references; 403 ``DENIED`` while a tag or an index still references it;
-404 ``MANIFEST_UNKNOWN``; 405 ``UNSUPPORTED`` for a tag (only digests can be deleted). A
+404 ``MANIFEST_UNKNOWN``; 405 ``UNSUPPORTED`` for a tag (only digests can be deleted). With
+``registry_tagged_delete: untag`` a manifest a tag points at is deleted with its tags instead
+(the distribution registry's way). With ``manifest_get_is_pull`` a GET (not a HEAD) is a pull:
+it refreshes ``last_pulled`` of the image (an index's, for one of its platform manifests), and
+with ``registry_pull_limit`` it counts against the caller's pulls per 6 hours, told in
+``ratelimit-limit`` / ``ratelimit-remaining`` (``N;w=21600``) and refused with 429 past it. A
 ``status`` fault with ``after_apply`` on the DELETE applies the deletion and then answers the
 fault's status: the registry's "500, the deletion is retried in the background".
 
@@ -21,6 +26,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -58,6 +65,31 @@ _COMPATIBLE = {
     MANIFEST_MEDIA_TYPE: {MANIFEST_MEDIA_TYPE},
     DOCKER_MANIFEST: {DOCKER_MANIFEST},
 }
+
+
+PULL_WINDOW = 21600  # seconds: Docker Hub counts pulls per 6 hours
+
+
+class PullCounter:
+    """Manifest GETs (pulls) per subject in the current 6-hour window."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str | None, tuple[datetime, int]] = {}
+
+    def peek(self, subject: str | None, now: datetime) -> int:
+        with self._lock:
+            start, used = self._windows.get(subject, (now, 0))
+            return 0 if now - start >= timedelta(seconds=PULL_WINDOW) else used
+
+    def count(self, subject: str | None, now: datetime) -> int:
+        """Count one pull; the pulls used in the window, this one included."""
+        with self._lock:
+            start, used = self._windows.get(subject, (now, 0))
+            if now - start >= timedelta(seconds=PULL_WINDOW):
+                start, used = now, 0
+            self._windows[subject] = (start, used + 1)
+            return used + 1
 
 
 def tokens_of(request: Request) -> RegistryTokens:
@@ -328,9 +360,39 @@ async def manifest(request: Request) -> Response:
         "Content-Length": str(len(content)),
         "Etag": f'"{digest}"',
     }
+    limit = ctx.config.registry_pull_limit
+    grant_ = _grant(request)
+    subject = grant_.subject if grant_ is not None else None
+    pulls: PullCounter = request.app.state.registry_pulls
+    now = ctx.now()
     if request.method == "HEAD":
+        if limit is not None:
+            headers.update(_pull_headers(limit, pulls.peek(subject, now)))
         return Response(b"", headers=headers)
+    if limit is not None:
+        used = pulls.count(subject, now)
+        if used > limit:
+            return registry_error(
+                429,
+                "TOOMANYREQUESTS",
+                "You have reached your pull rate limit.",
+                headers=_pull_headers(limit, used),
+            )
+        headers.update(_pull_headers(limit, used))
+    if ctx.config.manifest_get_is_pull:
+        with ctx.state.lock:
+            view = ctx.state.view(namespace, repository)
+            pulled = digest if digest in view.by_digest else view.parent_of.get(digest)
+            if pulled is not None:
+                ctx.state.record_pull(namespace, repository, pulled, now)
     return Response(content, headers=headers)
+
+
+def _pull_headers(limit: int, used: int) -> dict[str, str]:
+    return {
+        "ratelimit-limit": f"{limit};w={PULL_WINDOW}",
+        "ratelimit-remaining": f"{max(0, limit - used)};w={PULL_WINDOW}",
+    }
 
 
 async def delete_manifest(request: Request) -> Response:
@@ -350,7 +412,12 @@ async def delete_manifest(request: Request) -> Response:
             "The operation is unsupported: only a digest can be deleted, not a tag",
         )
     ctx = ctx_of(request)
-    outcome = ctx.state.delete_manifest(namespace, repository, reference)
+    outcome = ctx.state.delete_manifest(
+        namespace,
+        repository,
+        reference,
+        with_tags=ctx.config.registry_tagged_delete == "untag",
+    )
     if outcome == "unknown":
         return registry_error(
             404, "MANIFEST_UNKNOWN", "manifest unknown", detail={"Digest": reference}

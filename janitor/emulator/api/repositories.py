@@ -209,6 +209,8 @@ def _tag_entry(
     if live:
         body["v2"] = True
         body["tag_status"] = status
+        if ctx.config.tag_status_field == "tag_status":
+            del body["status"]  # the live Hub names a tag's state tag_status only
         body["media_type"] = image.media_type
         body["content_type"] = "image"
         body["digest"] = image.digest

@@ -7,6 +7,10 @@ answers and no DELETE; where it is silent the emulator answers: 204 deleted, 401
 token, 403 for a caller without rights in the namespace, for ``library`` and for a tag that
 matches one of the repository's immutable-tag rules, 404 for an unknown repository or tag. A
 ``status`` fault with ``after_apply`` applies the deletion, then answers the fault's status.
+
+hub-tool's ``DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/`` does the same; it
+refuses a token made from a personal access token (403) when ``legacy_refuses_pat`` is set. The
+config's ``tag_delete_paths`` says which of the two Hub answers; the other answers 405.
 """
 
 from __future__ import annotations
@@ -16,22 +20,41 @@ from starlette.responses import Response
 
 from janitor.emulator.api.common import (
     HubError,
+    Principal,
     authenticate,
     can_access,
     ctx_of,
     status_phrase,
 )
+from janitor.emulator.api.repositories import PAT_REFUSED
 from janitor.emulator.model import LIBRARY
 
 DELETE_OPERATION = "DeleteRepositoryTag"
 
 
 async def delete_tag(request: Request) -> Response:
+    """``DELETE /v2/namespaces/{namespace}/repositories/{repository}/tags/{tag}``."""
+    return _delete_tag(request, legacy=False)
+
+
+async def delete_tag_legacy(request: Request) -> Response:
+    """``DELETE /v2/repositories/{namespace}/{repository}/tags/{tag}/`` (hub-tool's path)."""
+    return _delete_tag(request, legacy=True)
+
+
+def _delete_tag(request: Request, *, legacy: bool) -> Response:
     ctx = ctx_of(request)
+    served = ctx.config.tag_delete_paths
+    if served != "both" and served != ("repositories" if legacy else "namespaces"):
+        status = ctx.config.unserved_tag_delete_status
+        raise HubError(status, status_phrase(status), operation=DELETE_OPERATION)
     namespace = request.path_params["namespace"]
     name = request.path_params["repository"]
     tag = request.path_params["tag"]
-    principal = authenticate(request, operation=DELETE_OPERATION, required=True)
+    principal: Principal | None = authenticate(request, operation=DELETE_OPERATION, required=True)
+    assert principal is not None
+    if legacy and principal.from_pat and ctx.config.legacy_refuses_pat:
+        raise HubError(403, PAT_REFUSED, operation=DELETE_OPERATION)
     state = ctx.state
     with state.lock:
         repo = state.repository(namespace, name)

@@ -1,5 +1,5 @@
-"""`janitor serve` and `janitor schedule`. The lead registers them on the root group
-(``register(cli)`` does it, idempotently)."""
+"""`janitor serve` and `janitor schedule`: the service's commands (the service itself is
+``janitor.service``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import click
 
-from janitor.cli.app import App, handle_errors
+from janitor.cli.app import App, cli, handle_errors
 from janitor.errors import ConfigError, JanitorError, UsageError
 from janitor.policy import Policy, PolicyLoadError
 from janitor.reporting import mailer_from_settings
@@ -49,7 +49,7 @@ def _start_up_checks(app: App) -> tuple[list[Policy], list[str]]:
     return policies, errors
 
 
-@click.command("serve")
+@cli.command("serve")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -156,7 +156,7 @@ def _parse_as_of(value: str | None) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-@click.command("schedule")
+@cli.command("schedule")
 @click.option(
     "--count",
     type=click.IntRange(1, 100),
@@ -183,10 +183,3 @@ def schedule_command(app: App, count: int, as_of: str | None, as_json: bool) -> 
         return
     for line in format_entries(entries):
         click.echo(line)
-
-
-def register(group: click.Group) -> None:
-    """Add the service's commands to ``group`` (the root `janitor` group) unless already there."""
-    for command in (serve_command, schedule_command):
-        if command.name not in group.commands:
-            group.add_command(command)
