@@ -217,6 +217,8 @@ def _load_toml(path: Path, source: str) -> dict[str, str]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except ValueError:  # an integer longer than Python converts (4,300 digits)
         raise ConfigError(f"{path}: not valid TOML: a number is too long") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     known = set(_KEYS) | set(_SMTP_KEYS)
     values: dict[str, str] = {}
     for key, value in data.items():

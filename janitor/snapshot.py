@@ -69,6 +69,18 @@ def _time(value: Any, *, now: datetime, where: str) -> datetime | None:
         raise UsageError(f"{where}: {exc}") from None
 
 
+MAX_SIZE = 2**63 - 1
+
+
+def _size(value: Any, *, where: str) -> int | None:
+    """An image's size in bytes, as Hub gives it: a whole number, or nothing."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
+        raise UsageError(f"{where}: size: expected a whole number of bytes (0 to 2**63-1)")
+    return value
+
+
 def load_snapshot(path: Path, *, now: datetime | None = None) -> list[RepositoryInventory]:
     """Read a snapshot (or any seed file) into inventories, without a Hub or an emulator."""
     now = now or datetime.now(UTC)
@@ -78,6 +90,8 @@ def load_snapshot(path: Path, *, now: datetime | None = None) -> list[Repository
         raise UsageError(f"--snapshot {exc}") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise UsageError(f"{path}: cannot read the snapshot: it is nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the snapshot: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("namespaces"), dict):
@@ -101,7 +115,7 @@ def load_snapshot(path: Path, *, now: datetime | None = None) -> list[Repository
                         ),
                         last_pushed=_time(raw.get("last_pushed"), now=now, where=where),
                         last_pulled=_time(raw.get("last_pulled"), now=now, where=where),
-                        size=raw.get("size"),
+                        size=_size(raw.get("size"), where=where),
                         children=tuple(
                             str(p["digest"]) for p in raw.get("platforms") or [] if p.get("digest")
                         ),

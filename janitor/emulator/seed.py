@@ -93,6 +93,8 @@ def load_seed(source: str | Path | Mapping[str, Any], *, now: datetime | None = 
             raise SeedError(f"cannot read seed {exc}") from None
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except RecursionError:
+            raise SeedError(f"{path}: nested too deeply") from None
         except (ValueError, yaml.YAMLError) as exc:
             kind = "JSON" if path.suffix == ".json" else "YAML"
             raise SeedError(f"{path}: not valid {kind}: {exc}") from None
@@ -289,8 +291,8 @@ def _str(value: object, where: str) -> str:
 
 
 def _int(value: object, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise SeedError(f"{where}: expected a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**63 - 1:
+        raise SeedError(f"{where}: expected a non-negative integer (at most 2**63-1)")
     return value
 
 

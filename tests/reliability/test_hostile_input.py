@@ -261,3 +261,55 @@ def test_a_reader_that_goes_away_ends_janitor_quietly(tmp_path: Path) -> None:
     said = [line for line in done.stderr.decode().splitlines() if " INFO " not in line]
     assert said == []  # not "error: Broken pipe", nor Python's "Exception ignored ..."
     assert done.returncode == 128 + signal.SIGPIPE
+
+
+def _snapshot_with_size(size: str) -> str:
+    return (
+        "namespaces:\n  acme:\n    repositories:\n      web:\n        images:\n"
+        f'          - digest: "sha256:{"a" * 64}"\n'
+        '            last_pushed: "2020-01-01T00:00:00Z"\n'
+        "            last_pulled: null\n"
+        f"            size: {size}\n"
+        "            tags: []\n"
+    )
+
+
+@pytest.mark.parametrize("size", ["0b" + "1" * 20_000, '"big"', "-5", "[1]", "1.5"])
+def test_a_snapshot_with_an_impossible_size(tmp_path: Path, size: str) -> None:
+    """A size that is no byte count used to pass the snapshot loader and break the plan's
+    totals (TypeError, OverflowError) or print "-5 B to free"."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "untagged.yaml").write_text("namespace: acme\nselect:\n  - currently_tagged: false\n")
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(_snapshot_with_size(size))
+    env = {"JANITOR_DATA_DIR": str(tmp_path), "JANITOR_POLICIES": str(folder)}
+    for args in (
+        ("plan", "--snapshot", str(snapshot)),
+        ("plan", "--json", "--snapshot", str(snapshot)),
+    ):
+        assert_refused(janitor(env, *args), "images[0]: size: expected a whole number of bytes")
+    seed_file = janitor({}, "emulator", "serve", "--seed", str(snapshot), "--port", "0")
+    assert_refused(
+        seed_file,
+        "error: Invalid value for --seed: ",
+        "images[0].size: expected a non-negative integer",
+    )
+
+
+def test_documents_nested_too_deeply(tmp_path: Path) -> None:
+    """100,000 nested brackets: Python's parsers give up with a RecursionError, which was an
+    internal error; now a line naming the file."""
+    deep = "[" * 100_000 + "]" * 100_000
+    snapshot = tmp_path / "deep.json"
+    snapshot.write_text(deep)
+    config = tmp_path / "deep.toml"
+    config.write_text("a = " + deep + "\n")
+    env = {"JANITOR_DATA_DIR": str(tmp_path)}
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.yaml").write_text(PREFIX + SELECT)
+    env["JANITOR_POLICIES"] = str(tmp_path / "policies")
+    assert_refused(janitor(env, "plan", "--snapshot", str(snapshot)), "nested too deeply")
+    assert_refused(janitor(env, "--config", str(config), "runs", "list"), "nested too deeply")
+    served = janitor({}, "emulator", "serve", "--seed", str(snapshot), "--port", "0")
+    assert_refused(served, "--seed", "nested too deeply")
