@@ -25,9 +25,17 @@ class PolicyError:
 
     def __str__(self) -> str:
         where = str(self.file) if self.line is None else f"{self.file}:{self.line}"
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # a message quoting a 100,000-character value
+            message = message[: MAX_MESSAGE - 3] + "..."
         if self.field:
-            return one_line(f"{where}: {self.field}: {self.message}")
-        return one_line(f"{where}: {self.message}")
+            return one_line(f"{where}: {self.field}: {message}")
+        return one_line(f"{where}: {message}")
+
+
+MAX_MESSAGE = 300
+"""The longest a mistake's message is shown: enough for any explanation, and a value quoted
+in it (a 100,000-character e-mail address, a cron line of 5,000 digits) is cut short."""
 
 
 def one_line(text: str) -> str:

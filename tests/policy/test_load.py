@@ -553,3 +553,17 @@ def test_numbers_too_long_to_print_never_break_an_error_message() -> None:
         assert "a number of about 6020 digits" in str(caught.value) or "negative number" in str(
             caught.value
         )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "report: {email: [" + "a" * 100_000 + "@b.c]}\n",
+        "schedule: '*/" + "9" * 5000 + " * * * *'\n",
+        "namespace2: " + "x" * 50_000 + "\n",
+    ],
+)
+def test_an_error_quoting_a_huge_value_stays_a_readable_line(extra: str) -> None:
+    error = _one_error(VALID + extra)
+    assert len(str(error)) < 400
+    assert str(error).endswith("...") or len(error.message) < 300
