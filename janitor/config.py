@@ -86,6 +86,11 @@ class Settings:
     lets `janitor run` delete for mode: delete policies without --apply: for a cron job that
     calls `janitor run` instead of running `janitor serve`."""
     stale_after_seconds: int = 600
+    protect: Path | None = None
+    """The protect list (JANITOR_PROTECT); None: ``_protect.yaml`` in the policy folder."""
+    plan_max_age: str = "7d"
+    """How old a saved plan may be for ``janitor apply`` (JANITOR_PLAN_MAX_AGE): a duration as
+    policies write them, read by ``janitor.plans.apply`` (config does not import policies)."""
     timeout: float = 30.0
     registry_auth_hosts: tuple[str, ...] = ()
     """Hosts besides the registry's own (and auth.docker.io for Docker's registry) whose token
@@ -134,6 +139,8 @@ _KEYS: dict[str, str] = {
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
+    "protect": "JANITOR_PROTECT",
+    "plan_max_age": "JANITOR_PLAN_MAX_AGE",
     "max_wait_seconds": "JANITOR_MAX_WAIT_SECONDS",
     "registry_auth_hosts": "JANITOR_REGISTRY_AUTH_HOSTS",
     "http_token": "JANITOR_HTTP_TOKEN",
@@ -397,6 +404,8 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
             minimum=30,
             maximum=86400,
         ),
+        protect=_path("JANITOR_PROTECT", protect) if (protect := get("protect")) else None,
+        plan_max_age=(get("plan_max_age") or "7d").strip(),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
         registry_auth_hosts=tuple(h.lower().rstrip(".") for h in auth_hosts),
         max_wait_seconds=float(

@@ -38,6 +38,7 @@ from typing import Protocol
 from janitor.hub.errors import HubError, HubTransportError
 from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef
 from janitor.plan import Decision
+from janitor.policy.protect import ProtectList
 from janitor.records import HubMetrics, Outcome
 
 log = logging.getLogger("janitor.execute")
@@ -140,6 +141,8 @@ class Executor:
     sink: OutcomeSink
     stop: threading.Event = field(default_factory=threading.Event)
     totals: ExecutionTotals = field(default_factory=ExecutionTotals)
+    protect: ProtectList | None = None
+    """The protect list, checked once more right before each batch is sent."""
     _sizes: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     def run(self, planned: Iterable[tuple[str, Sequence[Decision]]]) -> ExecutionTotals:
@@ -186,11 +189,14 @@ class Executor:
     def _run_batch(
         self, repository: str, batch: list[Decision], active_from: datetime | None
     ) -> None:
+        batch = self._unprotected(repository, batch)
         by_digest = {d.image.digest: d for d in batch}
         for d in batch:
             self._sizes[(repository, d.image.digest)] = d.image.size
         remaining = dict(by_digest)
         decided: list[Decided] = []
+        if not remaining:
+            return
 
         try:
             first = self._call(repository, list(remaining), active_from, dry_run=True)
@@ -311,6 +317,25 @@ class Executor:
                 for d in remaining.values()
             )
         self._emit(repository, decided)
+
+    def _unprotected(self, repository: str, batch: list[Decision]) -> list[Decision]:
+        """The batch without the images the protect list covers; those are skipped and recorded
+        (never sent), whatever the plan said."""
+        if self.protect is None:
+            return batch
+        kept: list[Decision] = []
+        skipped: list[Decided] = []
+        for d in batch:
+            image = d.image
+            why = self.protect.why(
+                self.namespace, repository, image.digest, image.current_tags, image.children
+            )
+            if why is None:
+                kept.append(d)
+            else:
+                skipped.append((d, "skipped_warning", f"skipped before the delete: {why}", None))
+        self._emit(repository, skipped)
+        return kept
 
     def _call(
         self,

@@ -72,7 +72,11 @@ class App:
                 f"no policies at {folder}: create it, or point --policies / JANITOR_POLICIES "
                 "at your policy folder"
             )
-        loaded = load_policies(folder, allowed_namespaces=self.settings.namespaces or None)
+        loaded = load_policies(
+            folder,
+            allowed_namespaces=self.settings.namespaces or None,
+            protect=self.settings.protect,
+        )
         wanted = list(names)
         if not wanted:
             return loaded

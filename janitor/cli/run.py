@@ -12,6 +12,7 @@ import click
 from janitor.cli.app import App, cli, handle_errors, progress_printer
 from janitor.engine import PolicyBusy, RunContext, run_policy
 from janitor.errors import UsageError
+from janitor.planner import Planner
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.reporting import mailer_from_settings
@@ -42,8 +43,10 @@ def run_policies(
     apply_flag: bool,
     trigger: str,
     quiet: bool,
+    planner: Planner | None = None,
 ) -> RunResults:
-    """Run each policy through the one run path (``janitor.engine.run_policy``)."""
+    """Run each policy through the one run path (``janitor.engine.run_policy``).
+    ``planner``: where the plan of the (one) policy comes from; default: its evaluation."""
     ctx = RunContext(
         settings=app.settings,
         store=app.store(),
@@ -63,6 +66,7 @@ def run_policies(
                 dry_run_flag=dry_run_flag,
                 apply_flag=apply_flag,
                 on_note=None if quiet else _print_note,
+                planner=planner,
             )
         except PolicyBusy as exc:
             results.busy.append(str(exc))

@@ -13,6 +13,7 @@ alias bombs (anchors that expand to a huge document).
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,7 @@ from janitor.policy.model import (
     CONTEXT_SOURCE,
     Policy,
 )
+from janitor.policy.protect import PROTECT_FILE, ProtectList
 
 Loc = tuple[str | int, ...]
 Lines = Mapping[Loc, int]
@@ -42,34 +44,55 @@ holds a few hundred; the cap is checked while YAML composes the document, so a m
 MAX_INTEGER = 2**63 - 1
 """The largest number a policy may hold (what the store and every formatter can take)."""
 _MEMORY = Path("<memory>")
+_KEYS_HINT = {
+    "a policy": "name:, namespace:, select:, ...",
+    "a protect list": "namespace:, repositories:, tags:, digests:",
+}
 
 
 # --------------------------------------------------------------------------- public API
 
 
 def load_policies(
-    path: Path | str, *, allowed_namespaces: Collection[str] | None = None
+    path: Path | str,
+    *,
+    allowed_namespaces: Collection[str] | None = None,
+    protect: Path | str | None = None,
 ) -> list[Policy]:
     """Load one policy file, or every ``*.yaml``/``*.yml`` file of a folder (not recursive,
-    hidden files skipped), in file-name order. Raise :class:`PolicyLoadError` with every
-    mistake of every file, including a policy name used twice in the folder."""
+    hidden files and files starting with ``_`` skipped), in file-name order, each with the
+    protect list: ``protect`` (a path, ``JANITOR_PROTECT``) or else the folder's
+    ``_protect.yaml`` when there is one. Raise :class:`PolicyLoadError` with every mistake of
+    every file (the protect list's too), including a policy name used twice in the folder."""
     path = Path(path)
-    if not path.is_dir():
-        if not path.exists():
-            raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
-        return [load_policy_file(path, allowed_namespaces=allowed_namespaces)]
-    # Not only regular files: a FIFO or a device named *.yaml is reported, not skipped.
-    files = sorted(
-        p
-        for p in path.iterdir()
-        if p.suffix in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
-    )
-    if not files:
-        raise PolicyLoadError(
-            [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+    if path.is_dir():
+        folder = path
+        # Not only regular files: a FIFO or a device named *.yaml is reported, not skipped.
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in SUFFIXES and not p.name.startswith((".", "_")) and not p.is_dir()
         )
-    policies: list[Policy] = []
+        if not files:
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+            )
+    elif path.exists():  # a file, or a FIFO or device the reader will refuse
+        folder = path.parent
+        if path.name.startswith("_"):
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "files starting with '_' are not policies")]
+            )
+        files = [path]
+    else:
+        raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
     errors: list[PolicyError] = []
+    protect_list: ProtectList | None = None
+    try:
+        protect_list = _find_protect_list(folder, protect)
+    except PolicyLoadError as exc:
+        errors.extend(exc.errors)
+    policies: list[Policy] = []
     seen: dict[str, Policy] = {}
     for file in files:
         try:
@@ -91,10 +114,64 @@ def load_policies(
             )
             continue
         seen[key] = policy
-        policies.append(policy)
+        policies.append(policy.loaded(content_hash=policy.content_hash, protect=protect_list))
     if errors:
-        raise PolicyLoadError(errors)
+        raise PolicyLoadError(_sorted(errors))
     return policies
+
+
+def load_protect_list(path: Path | str) -> ProtectList:
+    """Load a protect list file (``_protect.yaml``); a file holding only comments is an empty
+    list. :class:`PolicyLoadError` lists every mistake in it."""
+    path = Path(path)
+    text = _read_text(path, "a protect list")
+    data, lines, errors = read_yaml(text, path, empty_ok=True, what="a protect list")
+    if errors:
+        raise PolicyLoadError(_sorted(errors))
+    if data is None:
+        return ProtectList().at(path)
+    try:
+        return ProtectList.model_validate(data).at(path)
+    except ValidationError as exc:
+        raise PolicyLoadError(
+            _sorted(
+                [
+                    _translate(d, path, lines, root=ProtectList)
+                    for d in exc.errors(include_url=False)
+                ]
+            )
+        ) from None
+    except RecursionError:
+        raise PolicyLoadError([PolicyError(path, None, "", "is nested too deeply")]) from None
+
+
+def _find_protect_list(folder: Path, explicit: Path | str | None) -> ProtectList | None:
+    """The protect list named by ``explicit`` (it must exist), else ``folder/_protect.yaml`` if
+    present. A file whose name is one typo away from ``_protect.yaml`` is refused rather than
+    silently skipped: a protect list that is not read protects nothing."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "no such protect list file (JANITOR_PROTECT)")]
+            )
+        return load_protect_list(path)
+    candidate = folder / PROTECT_FILE
+    if candidate.is_file():
+        return load_protect_list(candidate)
+    for other in sorted(folder.glob("_*")):
+        if difflib.get_close_matches(other.name, [PROTECT_FILE], n=1, cutoff=0.8):
+            raise PolicyLoadError(
+                [
+                    PolicyError(
+                        other,
+                        None,
+                        "",
+                        f"is not read: the protect list must be named {PROTECT_FILE}",
+                    )
+                ]
+            )
+    return None
 
 
 def load_policy_file(
@@ -177,17 +254,35 @@ def policy_from_data(
 
 
 def _load_file(path: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
-    try:
-        data = read_capped(path, limit=MAX_FILE_BYTES)
-    except FileInputError as exc:
-        raise PolicyLoadError([PolicyError(path, None, "", exc.problem)]) from None
+    data = _read_bytes(path, "a policy")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PolicyLoadError(
             [PolicyError(path, None, "", f"is not UTF-8 text (byte {exc.start})")]
         ) from None
-    return _parse(text, path, allowed)
+    policy, lines = _parse(text, path, allowed)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return policy.loaded(content_hash=digest, protect=None), lines
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of ``what`` (a policy, a protect list) at ``path``: a regular file of at most
+    1 MiB (a FIFO, a device or a folder is refused before a byte is read)."""
+    try:
+        return read_capped(path, limit=MAX_FILE_BYTES)
+    except FileInputError as exc:
+        raise PolicyLoadError([PolicyError(path, None, "", exc.problem)]) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    data = _read_bytes(path, what)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyLoadError(
+            [PolicyError(path, None, "", f"is not UTF-8 text (byte {exc.start})")]
+        ) from None
 
 
 def _parse(text: str, source: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
@@ -203,10 +298,13 @@ def _parse(text: str, source: Path, allowed: Collection[str] | None) -> tuple[Po
     return policy_from_data(data, source, allowed_namespaces=allowed, lines=lines), lines
 
 
-def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[PolicyError]]:
+def read_yaml(
+    text: str, source: Path, *, empty_ok: bool = False, what: str = "a policy"
+) -> tuple[object, dict[Loc, int], list[PolicyError]]:
     """Parse one YAML document with SafeLoader; return the data, the line (1-based) of every
     key and list item by its path, and the mistakes YAML itself lets slip (duplicate keys,
-    several documents, alias bombs). Data is None when the text cannot be read at all."""
+    several documents, alias bombs). Data is None when the text cannot be read at all, or
+    (with ``empty_ok``) when the document is empty."""
     lines: dict[Loc, int] = {}
     errors: list[PolicyError] = []
     try:
@@ -225,6 +323,8 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
     try:
         node = loader.get_single_node()
         if node is None:
+            if empty_ok:
+                return None, lines, errors
             errors.append(
                 PolicyError(
                     source, None, "", "is empty; a policy needs at least namespace: and select:"
@@ -237,7 +337,7 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
                     source,
                     node.start_mark.line + 1,
                     "",
-                    "a policy is a mapping of keys (name:, namespace:, select:, ...); found "
+                    f"{what} is a mapping of keys ({_KEYS_HINT.get(what, '...')}); found "
                     + ("a list" if isinstance(node, yaml.SequenceNode) else _describe(node.value)),
                 )
             )
@@ -445,7 +545,9 @@ def _check_select_names(select: object, source: Path, lines: Lines) -> list[Poli
     return errors
 
 
-def _translate(detail: Mapping[str, Any], source: Path, lines: Lines) -> PolicyError:
+def _translate(
+    detail: Mapping[str, Any], source: Path, lines: Lines, *, root: type[BaseModel] = Policy
+) -> PolicyError:
     loc: Loc = tuple(p if isinstance(p, (str, int)) else str(p) for p in detail.get("loc", ()))
     kind = detail.get("type", "")
     value = detail.get("input")
@@ -455,7 +557,7 @@ def _translate(detail: Mapping[str, Any], source: Path, lines: Lines) -> PolicyE
     if kind == "missing":
         message = _missing_message(loc)
     elif kind in ("extra_forbidden", "invalid_key"):
-        message = _unknown_key_message(loc)
+        message = _unknown_key_message(loc, root)
     elif kind in ("value_error", "assertion_error") and "error" in ctx:
         message = str(ctx["error"])
     elif kind == "string_type":
@@ -488,9 +590,9 @@ def _missing_message(loc: Loc) -> str:
     return _REQUIRED_HINTS.get(loc, "is required")
 
 
-def _unknown_key_message(loc: Loc) -> str:
+def _unknown_key_message(loc: Loc, root: type[BaseModel]) -> str:
     key = str(loc[-1]) if loc else "?"
-    model = _model_at(loc[:-1])
+    model = _model_at(loc[:-1], root)
     allowed = list(model.model_fields) if model is not None else []
     message = f"unknown key '{key}'"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
@@ -501,8 +603,8 @@ def _unknown_key_message(loc: Loc) -> str:
     return message
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Policy
+def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for part in loc:
         if isinstance(part, int):
             continue

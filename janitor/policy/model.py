@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -43,6 +43,9 @@ from janitor.policy.patterns import (
 )
 from janitor.policy.schedule import cron_trigger, load_timezone, validate_schedule
 
+if TYPE_CHECKING:
+    from janitor.policy.protect import ProtectList
+
 NeverRule = Literal["match", "skip"]
 CurrentTagRule = Literal["skip", "delete"]
 Mode = Literal["dry-run", "delete"]
@@ -53,7 +56,7 @@ CONTEXT_NAMES_CHECKED = "select_names_checked"
 REFUSED_NAMESPACES = frozenset({"library"})
 
 _POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_NAMESPACE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,253}[a-z0-9])?")
+NAMESPACE_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,253}[a-z0-9])?")
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -479,6 +482,8 @@ class Policy(StrictModel):
     """Where run reports go."""
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
+    _content_hash: str | None = PrivateAttr(default=None)
+    _protect: ProtectList | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -497,7 +502,7 @@ class Policy(StrictModel):
             raise ValueError(
                 f"'{value}' holds Docker Official Images and can never be cleaned by janitor"
             )
-        if not _NAMESPACE.fullmatch(value):
+        if not NAMESPACE_PATTERN.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a Docker Hub namespace (lower-case letters, digits, '-', '_')"
             )
@@ -556,6 +561,26 @@ class Policy(StrictModel):
     def source(self) -> Path:
         """The file this policy was loaded from (``<memory>`` when built in code)."""
         return self._source
+
+    @property
+    def content_hash(self) -> str | None:
+        """``sha256:<hex>`` of the policy file's bytes as loaded (None when built in code): a
+        saved plan names it, and applying the plan refuses a policy that changed since."""
+        return self._content_hash
+
+    @property
+    def protect(self) -> ProtectList | None:
+        """The protect list loaded with this policy (``_protect.yaml``): what it may never
+        delete, whatever its own rules say."""
+        return self._protect
+
+    def loaded(self, *, content_hash: str | None, protect: ProtectList | None) -> Policy:
+        """This policy with what the loader knows beside its fields: the hash of its file and
+        the protect list of its folder."""
+        copy = self.model_copy()
+        copy._content_hash = content_hash
+        copy._protect = protect
+        return copy
 
     @property
     def report_emails(self) -> tuple[str, ...]:

@@ -174,7 +174,10 @@ def _searcher(compiled: re2._Regexp) -> Callable[[str], bool]:
 
     google-re2's public ``search`` builds a generator and a match object per call (about 6 us);
     the wrapped ``RE2.Match`` answers in under 1 us. Use it when present (checked by the tests
-    against the public API), else the public API.
+    against the public API), else the public API. It matters where the name caches miss: with
+    a unique current tag on most images, evaluation takes 20% less CPU (13.4 -> 10.6 us per
+    image on ``tests/policy/bench_evaluate.py``'s inventories); with repeated tags, nothing
+    measurable.
     """
     raw = getattr(compiled, "_regexp", None)
     anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)

@@ -239,8 +239,10 @@ class Store:
         backend: str | None = None,
         started_at: datetime,
         owner: str | None,
+        plan_hash: str | None = None,
     ) -> int:
-        """Record a new run as ``running`` (heartbeat = ``started_at``); return its id."""
+        """Record a new run as ``running`` (heartbeat = ``started_at``); return its id.
+        ``plan_hash``: the saved plan the run applies (``janitor apply``)."""
         with self._connection("starting a run") as conn:
             return runs.start_run(
                 conn,
@@ -251,6 +253,7 @@ class Store:
                 backend=backend,
                 started_at=started_at,
                 owner=owner,
+                plan_hash=plan_hash,
             )
 
     def heartbeat(self, run_id: int, now: datetime) -> None:
