@@ -99,6 +99,7 @@ READS: dict[str, tuple[str, int]] = {
     "--config": ("option", CONFIG_LIMIT),
     "--snapshot": ("option", INVENTORY_LIMIT),
     "--seed": ("option", INVENTORY_LIMIT),
+    "the plan": ("argument", INVENTORY_LIMIT),  # janitor apply PLAN
 }
 
 
@@ -116,6 +117,8 @@ def read_command(name: str, path: Path, env: dict[str, str]) -> tuple[dict[str, 
         return env, ["--config", str(path), "runs", "list"]
     if name == "--snapshot":
         return env, ["plan", "--snapshot", str(path)]
+    if name == "the plan":
+        return env, ["apply", str(path)]
     return env, ["emulator", "serve", "--seed", str(path), "--port", "0"]
 
 
@@ -127,7 +130,7 @@ def test_a_file_to_read_is_a_regular_file_under_its_cap(
     path = special_file(tmp_path, kind, READS[name][1])
     command_env, args = read_command(name, path, env)
     result = janitor(command_env, *args)
-    if kind == "folder" and name in ("--config", "--snapshot", "--seed"):
+    if kind == "folder" and name in ("--config", "--snapshot", "--seed", "the plan"):
         # click's own check of a file option comes first; still one line and exit 2
         one_error(result, "is a directory")
         return
@@ -167,7 +170,11 @@ def weekly(env: dict[str, str], target: str | Path) -> Result:
     return janitor(env, "report", "--weekly", "--out", str(target))
 
 
-WRITERS = {"snapshot -o": snapshot, "report --out": weekly}
+def saved_plan(env: dict[str, str], target: str | Path) -> Result:
+    return janitor(env, "plan", "--out", str(target), "--format", "markdown")
+
+
+WRITERS = {"snapshot -o": snapshot, "report --out": weekly, "plan --out": saved_plan}
 
 
 @pytest.fixture
@@ -195,16 +202,20 @@ def test_a_link_to_standard_output_stays_a_link(
     goes to the process's standard output, and the link is still a link afterwards."""
     link = tmp_path / "stdout"
     link.symlink_to("/proc/self/fd/1")
-    args = (
-        ["snapshot", "acme", "-o"] if writer == "snapshot -o" else ["report", "--weekly", "--out"]
-    )
-    done = janitor_process(env, *args, str(link))
+    args = {
+        "snapshot -o": ["snapshot", "acme", "-o", str(link)],
+        "report --out": ["report", "--weekly", "--out", str(link)],
+        "plan --out": ["plan", "--out", str(link), "--format", "markdown"],
+    }[writer]
+    done = janitor_process(env, *args)
     assert done.returncode == 0, done.stderr
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
     if writer == "snapshot -o":
         assert "acme" in yaml.safe_load(done.stdout)["namespaces"]
-    else:
+    elif writer == "report --out":
         assert done.stdout.lstrip().startswith("<!DOCTYPE html>")
+    else:
+        assert done.stdout.startswith("#")  # the Markdown plan
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("stdout")) == ["stdout"]
 
 
@@ -215,8 +226,10 @@ def test_standard_output_by_dash(env: dict[str, str], writer: str) -> None:
     if writer == "snapshot -o":
         assert "acme" in yaml.safe_load(result.stdout)["namespaces"]
         assert "wrote" in result.stderr  # the note about it does not mix with the YAML
-    else:
+    elif writer == "report --out":
         assert result.stdout.lstrip().startswith("<!DOCTYPE html>")
+    else:
+        assert result.stdout.startswith("#")
 
 
 @pytest.mark.parametrize("writer", list(WRITERS))
@@ -256,7 +269,7 @@ def test_a_folder_is_refused_before_hub_is_read(
     folder = tmp_path / "a-folder"
     folder.mkdir()
     one_error(WRITERS[writer](env, folder), "is a directory")
-    if writer == "snapshot -o":
+    if writer != "report --out":
         assert not hub.log.entries()  # refused before the first call to Hub
 
 
