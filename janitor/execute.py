@@ -143,11 +143,11 @@ class Executor:
     sink: OutcomeSink
     stop: threading.Event = field(default_factory=threading.Event)
     totals: ExecutionTotals = field(default_factory=ExecutionTotals)
+    protect: ProtectList | None = None
+    """The protect list, checked once more right before each batch is sent."""
     claim_gone: Callable[[str, str], str | None] | None = None
     """For a ``not_found``: whether an earlier run's delete of that image took effect (settling
     it, and giving what to record instead of an error); None: no earlier run sent one."""
-    protect: ProtectList | None = None
-    """The protect list, checked once more right before each batch is sent."""
     _sizes: dict[tuple[str, str], int | None] = field(default_factory=dict)
 
     def run(self, planned: Iterable[tuple[str, Sequence[Decision]]]) -> ExecutionTotals:

@@ -227,8 +227,8 @@ class _Run:
             sink=sink,
             stop=self.ctx.stop,
             totals=self.totals,
-            claim_gone=self.unconfirmed.claim_gone if self.unconfirmed else None,
             protect=self.policy.protect,
+            claim_gone=self.unconfirmed.claim_gone if self.unconfirmed else None,
         )
         if violations and not self.dry_run:
             self.status, self.error = "failed", _limit_message(violations)
