@@ -91,6 +91,10 @@ class Settings:
     plan_max_age: str = "7d"
     """How old a saved plan may be for ``janitor apply`` (JANITOR_PLAN_MAX_AGE): a duration as
     policies write them, read by ``janitor.plans.apply`` (config does not import policies)."""
+    unconfirmed_grace_seconds: int = 900
+    """How long a real delete whose answer was never read stays ``unconfirmed`` before a later
+    run's listing that still shows the image may settle it as not deleted (Hub may apply a
+    delete late, after the process that sent it died)."""
     timeout: float = 30.0
     registry_auth_hosts: tuple[str, ...] = ()
     """Hosts besides the registry's own (and auth.docker.io for Docker's registry) whose token
@@ -138,6 +142,7 @@ _KEYS: dict[str, str] = {
     "batch_size": "JANITOR_BATCH_SIZE",
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
+    "unconfirmed_grace_seconds": "JANITOR_UNCONFIRMED_GRACE_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
     "protect": "JANITOR_PROTECT",
     "plan_max_age": "JANITOR_PLAN_MAX_AGE",
@@ -406,6 +411,12 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
         ),
         protect=_path("JANITOR_PROTECT", protect) if (protect := get("protect")) else None,
         plan_max_age=(get("plan_max_age") or "7d").strip(),
+        unconfirmed_grace_seconds=_int(
+            "JANITOR_UNCONFIRMED_GRACE_SECONDS",
+            get("unconfirmed_grace_seconds") or "900",
+            minimum=0,
+            maximum=30 * 86400,
+        ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
         registry_auth_hosts=tuple(h.lower().rstrip(".") for h in auth_hosts),
         max_wait_seconds=float(
@@ -446,7 +457,7 @@ def _service_ux(get: Callable[[str], str | None]) -> _ServiceUx:
     notify_text = get("notify")
     if notify_text is None and (path := get("notify_file")) is not None:
         notify_text = _read_secret_file("JANITOR_NOTIFY_FILE", path).reveal()
-    from janitor.notify import parse_notify_urls
+    from janitor.apprise_urls import parse_notify_urls
 
     try:
         urls = parse_notify_urls(notify_text or "")

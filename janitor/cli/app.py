@@ -61,7 +61,13 @@ class App:
                 "JANITOR_HUB_TOKEN is set but JANITOR_HUB_USERNAME is not: Hub needs both"
             )
         try:
-            return HubClient(s.hub_url, credentials, timeout=s.timeout, verify=not s.hub_insecure)
+            return HubClient(
+                s.hub_url,
+                credentials,
+                timeout=s.timeout,
+                verify=not s.hub_insecure,
+                max_wait=s.max_wait_seconds,
+            )
         except ValueError as exc:  # the URL rules of the client (load_settings checks them too)
             raise ConfigError(f"JANITOR_HUB_URL: {exc}") from None
 

@@ -170,11 +170,14 @@ def plan_command(
         plan_to_files(app, policies, now, outs, out_format, snapshot)
         return
     plans = []
+    notes: list[str] = []  # what janitor could not see (untagged images, where Hub hides them)
     if snapshot is not None:
         plans = snapshot_plans(snapshot, policies, now)
     else:
         with app.hub_client() as client:
-            plans = [plan_from_hub(client, p, app.settings, now)[0] for p in policies]
+            plans = [plan_from_hub(client, p, app.settings, now, notes)[0] for p in policies]
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
         return

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from janitor.backends import collect_notes
 from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
@@ -37,5 +38,8 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
         inventories = backend.inventory(
             namespace, repositories=lambda name: True, concurrency=app.settings.concurrency
         )
-        count = write_snapshot(inventories, namespace, target)
+        notes: list[str] = []
+        count = write_snapshot(collect_notes(inventories, notes), namespace, target)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {count} images of {namespace} to {target.given}", err=target.way == "stdout")

@@ -445,7 +445,7 @@ class Report(StrictModel):
     @field_validator("notify")
     @classmethod
     def _notify_urls(cls, value: list[str]) -> list[str]:
-        from janitor.notify import check_notify_url
+        from janitor.apprise_urls import check_notify_url
 
         for url in value:
             check_notify_url(url)  # its error names the scheme only: a URL may hold a token
