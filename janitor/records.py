@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 RunStatus = Literal["running", "succeeded", "failed", "interrupted", "skipped"]
-Trigger = Literal["cli", "schedule", "demo", "manual"]
+Trigger = Literal["cli", "schedule", "demo", "manual", "apply"]
 Outcome = Literal[
     "kept",  # verdict keep
     "pending",  # planned for deletion, not yet executed
@@ -67,6 +67,7 @@ class RunRecord:
     owner: str | None = None  # host:pid of the process that ran it
     heartbeat_at: datetime | None = None
     report_path: str | None = None
+    plan_hash: str | None = None  # the saved plan a `janitor apply` run applied
 
     @property
     def duration_seconds(self) -> float | None:

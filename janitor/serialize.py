@@ -30,6 +30,7 @@ def run_to_json(run: RunRecord) -> dict[str, object]:
         "metrics": asdict(run.metrics),
         "hub_metrics": asdict(run.hub_metrics),
         "report": run.report_path,
+        "plan_hash": run.plan_hash,
     }
 
 

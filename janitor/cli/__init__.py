@@ -15,6 +15,7 @@ __all__ = ["cli", "main"]
 
 # Register the commands on the root group.
 from janitor.cli import (  # noqa: E402,F401
+    apply,
     completion,
     demo,
     policies,

@@ -69,6 +69,8 @@ def runs_show(app: App, run_id: int, as_json: bool, show_all: bool) -> None:
         f"{run.backend}, started {short_time(run.started_at)} UTC, finished "
         f"{short_time(run.finished_at, never='-')}"
     )
+    if run.plan_hash:
+        click.echo(f"  applied the saved plan {run.plan_hash}")
     if run.error:
         click.echo(f"  error: {run.error}")
     click.echo(

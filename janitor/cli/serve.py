@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import click
 
 from janitor.cli.app import App, cli, handle_errors
+from janitor.engine import decide_mode
 from janitor.errors import ConfigError, JanitorError, UsageError
 from janitor.policy import Policy, PolicyLoadError
 from janitor.reporting import mailer_from_settings
@@ -32,6 +33,17 @@ def _start_up_checks(app: App) -> tuple[list[Policy], list[str]]:
         policies = app.policies()
     except PolicyLoadError as exc:
         errors.extend(str(e) for e in exc.errors)
+    except JanitorError as exc:
+        errors.append(str(exc))
+    try:
+        deletes = any(
+            not decide_mode(
+                p, dry_run_flag=False, apply_flag=False, service=True, settings=app.settings
+            ).dry_run
+            for p in policies
+        )
+        if deletes:
+            app.store().check_for_deletes()
     except JanitorError as exc:
         errors.append(str(exc))
     try:

@@ -17,6 +17,7 @@ from janitor.engine.mode import RunMode, decide_mode
 from janitor.engine.recovery import recover_stale_runs, release_dead_holder
 from janitor.engine.run import run_once
 from janitor.errors import JanitorError
+from janitor.planner import Planner
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.report.mail import Mailer
@@ -50,12 +51,15 @@ def run_policy(
     dry_run_flag: bool = False,
     apply_flag: bool = False,
     on_note: Callable[[str], None] | None = None,
+    planner: Planner | None = None,
 ) -> PolicyRun:
     """Run ``policy`` once and report it. ``service``: the deployment is the second key of the
     two-key rule, and other runs of this process may be in flight (so they are not recovered).
-    Raises PolicyBusy, having done nothing, when another process holds the policy's lease.
+    Raises PolicyBusy, having done nothing, when another process holds the policy's lease, and
+    ConfigError when the run may delete but the store would not keep its records.
     The run itself never raises for a failed run (see ``run_once``); a report that cannot be
-    written or delivered is logged and leaves ``report`` None."""
+    written or delivered is logged and leaves ``report`` None. ``planner``: where the plan comes
+    from (default: the policy's evaluation; `janitor apply`: a saved plan)."""
     mode = decide_mode(
         policy,
         dry_run_flag=dry_run_flag,
@@ -65,8 +69,10 @@ def run_policy(
     )
     if mode.note and on_note is not None:
         on_note(mode.note)
+    if not mode.dry_run:
+        ctx.store.check_for_deletes()  # records that vanish with the process: never for deletes
     with _hold_lease(ctx, policy.name, own_runs=not service):
-        record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run)
+        record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run, planner=planner)
     report = report_run(
         ctx.store, mailer, policy, record.id, settings=ctx.settings, now=ctx.clock()
     )

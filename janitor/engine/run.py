@@ -13,32 +13,44 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from janitor.backends import Backend
 from janitor.backends.select import select_backend
 from janitor.engine.context import RunContext
 from janitor.engine.planned import Entries, Planned, expanded
-from janitor.engine.settle import settle, unconfirmed_items
+from janitor.engine.settle import Unconfirmed
 from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
 from janitor.plan import Decision, LimitViolation
-from janitor.policy import Policy, check_limits, evaluate_repository
+from janitor.planner import Planner, PolicyPlanner
+from janitor.policy import Policy, check_limits
 from janitor.records import DecisionRecord, RunMetrics, RunRecord, RunStatus
 from janitor.store import StoreError
 
 log = logging.getLogger("janitor.engine")
 
 
-def run_once(ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) -> RunRecord:
+def run_once(
+    ctx: RunContext,
+    policy: Policy,
+    *,
+    trigger: str,
+    dry_run: bool,
+    planner: Planner | None = None,
+) -> RunRecord:
     """Run ``policy`` once and return its finished record. Never raises for a failed run (the
     record says ``failed`` and why); re-raises only KeyboardInterrupt/SystemExit after recording
-    the run as interrupted, and a StoreError when the store cannot even record the end."""
+    the run as interrupted, and a StoreError when the store cannot even record the end.
+    ``planner``: where the plan comes from (default: the policy's evaluation of the fresh
+    listing; ``janitor apply``: a saved plan checked against it)."""
     if policy.namespace == "library":  # the loader refuses it too; belt and braces
         raise JanitorError("the 'library' namespace (Docker Official Images) is never cleaned")
-    run = _Run.start(ctx, policy, trigger=trigger, dry_run=dry_run)
+    run = _Run.start(
+        ctx, policy, trigger=trigger, dry_run=dry_run, planner=planner or PolicyPlanner(policy)
+    )
     try:
         run.execute(run.plan())
     except _Stopped:
@@ -103,6 +115,7 @@ class _Run:
     run_id: int
     dry_run: bool
     started: datetime
+    planner: Planner
     counters: _Counters = field(default_factory=_Counters)
     planned: list[Planned] = field(default_factory=list)
     entries: Entries = field(default_factory=Entries)
@@ -111,11 +124,14 @@ class _Run:
     error: str | None = None
     client: HubClient | None = None
     backend: Backend | None = None
+    unconfirmed: Unconfirmed | None = None
     store_failure: StoreError | None = None
     traffic: tuple[int, int] = (0, 0)  # Hub calls made and 429s met, read when closing
 
     @classmethod
-    def start(cls, ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool) -> _Run:
+    def start(
+        cls, ctx: RunContext, policy: Policy, *, trigger: str, dry_run: bool, planner: Planner
+    ) -> _Run:
         started = ctx.clock()
         run_id = ctx.store.start_run(
             policy=policy.name,
@@ -125,6 +141,7 @@ class _Run:
             backend=ctx.settings.delete_backend,
             started_at=started,
             owner=ctx.owner,
+            plan_hash=planner.plan_hash,
         )
         log.info(
             "run %d started: policy %s, namespace %s, %s",
@@ -133,7 +150,7 @@ class _Run:
             policy.namespace,
             "dry run" if dry_run else "DELETING",
         )
-        return cls(ctx, policy, run_id, dry_run, started)
+        return cls(ctx, policy, run_id, dry_run, started, planner)
 
     def _connect(self) -> Backend:
         settings = self.ctx.settings
@@ -148,17 +165,25 @@ class _Run:
         """List and evaluate the namespace repository by repository, recording every decision
         and settling earlier runs' unconfirmed deletes; returns the counts the limits check."""
         ctx, store, policy = self.ctx, self.ctx.store, self.policy
-        unsettled = unconfirmed_items(store, policy.namespace, self.run_id)
+        self.unconfirmed = unconfirmed = Unconfirmed.load(
+            store,
+            policy.namespace,
+            self.run_id,
+            now=self.started,
+            grace=timedelta(seconds=ctx.settings.unconfirmed_grace_seconds),
+        )
         backend = self._connect()
         counts: list[tuple[str, int, int]] = []
         for inventory in backend.inventory(
-            policy.namespace, repositories=policy.covers, concurrency=ctx.settings.concurrency
+            policy.namespace,
+            repositories=self.planner.covers,
+            concurrency=ctx.settings.concurrency,
         ):
             if ctx.stop.is_set():
                 raise _Stopped()
-            repo_plan = evaluate_repository(inventory, policy, self.started)
+            repo_plan = self.planner.plan(inventory, self.started)
             store.add_decisions(self.run_id, (_record(d) for d in repo_plan.decisions))
-            settle(store, inventory, unsettled, self.run_id)
+            unconfirmed.settle_listing(inventory)
             deletes = repo_plan.to_delete
             if deletes:
                 self.planned.append(
@@ -173,6 +198,8 @@ class _Run:
                     f"scanned {c.repositories} repositories, {c.images} images, "
                     f"{c.planned} to delete"
                 )
+        for repo_plan in self.planner.unlisted():  # planned, but Hub no longer lists them
+            store.add_decisions(self.run_id, (_record(d) for d in repo_plan.decisions))
         return counts
 
     def execute(self, counts: list[tuple[str, int, int]]) -> None:
@@ -185,6 +212,10 @@ class _Run:
                 self.run_id,
                 [(o.repository, o.digest, o.outcome, o.detail, o.hub_code) for o in outcomes],
             )
+            if self.unconfirmed is not None and not self.dry_run:
+                self.unconfirmed.deleted_here(
+                    (o.repository, o.digest) for o in outcomes if o.outcome == "deleted"
+                )
             store.heartbeat(self.run_id, self.ctx.clock())
 
         assert self.backend is not None
@@ -196,6 +227,8 @@ class _Run:
             sink=sink,
             stop=self.ctx.stop,
             totals=self.totals,
+            protect=self.policy.protect,
+            claim_gone=self.unconfirmed.claim_gone if self.unconfirmed else None,
         )
         if violations and not self.dry_run:
             self.status, self.error = "failed", _limit_message(violations)

@@ -2,7 +2,9 @@
 
 For every image of a covered repository:
 
-1. **keep rules** are checked; any that matches protects the image (keep always wins);
+1. the **protect list** (``_protect.yaml``, carried by the policy) and the **keep rules** are
+   checked; any that matches keeps the image (keep always wins; the protect list's reason
+   comes first);
 2. **select entries** are checked in file order; an image matching any entry is a candidate;
    the first matching entry gives ``selected_by``, ``current_tag`` and ``active_from``;
 3. the verdict is ``delete`` for a candidate no keep rule protects, ``keep`` otherwise.
@@ -27,16 +29,21 @@ Semantics worth knowing:
   a reason naming its index, and does not count as an image of the repository.
 - A repository the policy does not cover (other namespace, excluded) is all ``keep``.
 
-Speed: 1,000 repositories of 1,000 images take a few seconds of CPU. Patterns are compiled
-once per policy; cutoffs once per ``now``; keep rules run per repository in tight loops; the
-per-image work is the reasons' text, which every image needs.
+Speed: the target is 1M images in under 10 s of CPU. The code reads as the rules above; the
+few tricks that remain each carry, beside them, what they gain on the evaluation benchmark
+(``tests/policy/bench_evaluate.py``'s inventories, 150 repositories x 1,000 images judged one
+repository at a time, best of 3, on the project's shared 2-core machine: 3.5 to 4.8 us per image
+with every trick; with a unique current tag on most images, which defeats the pattern caches,
+9.8 to 11.4 us: at the target). Patterns are
+compiled once per policy and cutoffs once per ``now``; the per-image work left is the reasons'
+text, which every image needs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -48,6 +55,7 @@ from janitor.policy.durations import Duration
 from janitor.policy.limits import check_limits
 from janitor.policy.model import KeepRule, Policy, SelectEntry
 from janitor.policy.patterns import PatternList
+from janitor.policy.protect import ProtectList
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _DAY_CACHE_LIMIT = 100_000
@@ -56,61 +64,8 @@ _by_digest = attrgetter("image.digest")
 _digest = attrgetter("digest")
 _by_repository = attrgetter("repository")
 
-Hit = tuple[str, str]  # (keep label, reason)
-_DECISION_FIELDS = (
-    "image",
-    "verdict",
-    "reasons",
-    "candidate",
-    "selected_by",
-    "kept_by",
-    "current_tag",
-    "active_from",
-)
-
-
-def _decision_maker() -> Callable[..., Decision]:
-    """A constructor for :class:`Decision` that fills its slots directly.
-
-    ``Decision`` is a frozen dataclass: its generated ``__init__`` sets each field through
-    ``object.__setattr__``, which is half the cost of a decision when a plan has a million.
-    The result is the same object (the tests compare both ways). Falls back to the class
-    itself if ``Decision`` ever gains fields, a ``__post_init__`` or loses its slots.
-    """
-    names = tuple(f.name for f in dataclasses.fields(Decision))
-    slots = getattr(Decision, "__slots__", ())
-    if names != _DECISION_FIELDS or "__post_init__" in vars(Decision) or set(slots) != set(names):
-        return Decision
-    s_image, s_verdict, s_reasons, s_candidate, s_selected, s_kept, s_current, s_active = (
-        vars(Decision)[name].__set__ for name in names
-    )
-    new = object.__new__
-
-    def make(
-        image: Image,
-        verdict: str,
-        reasons: tuple[str, ...],
-        candidate: bool = False,
-        selected_by: str | None = None,
-        kept_by: tuple[str, ...] = (),
-        current_tag: str = "skip",
-        active_from: datetime | None = None,
-    ) -> Decision:
-        decision: Decision = new(Decision)
-        s_image(decision, image)
-        s_verdict(decision, verdict)
-        s_reasons(decision, reasons)
-        s_candidate(decision, candidate)
-        s_selected(decision, selected_by)
-        s_kept(decision, kept_by)
-        s_current(decision, current_tag)
-        s_active(decision, active_from)
-        return decision
-
-    return make
-
-
-make_decision = _decision_maker()
+Hit = tuple[str, str]  # (label of what keeps the image, reason)
+PROTECT_LABEL = "protect"
 
 
 def evaluate_repository(inv: RepositoryInventory, policy: Policy, now: datetime) -> RepositoryPlan:
@@ -140,124 +95,279 @@ def evaluate(inventories: Iterable[RepositoryInventory], policy: Policy, now: da
     )
 
 
-# --------------------------------------------------------------------------- texts
+# --------------------------------------------------------------------------- judging
 
 
-def day(moment: datetime) -> str:
-    """The UTC date of ``moment``: ``2026-01-02``."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.date().isoformat()
+def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> RepositoryPlan:
+    """One repository: a platform manifest listed beside its index is kept with the index;
+    every other image gets what keeps it (the protect list, then the keep rules, which look at
+    the whole repository) and then its verdict (:func:`_decide`)."""
+    repo = inv.repository
+    if repo.namespace != policy.namespace or not policy.covers(repo.name):
+        return _not_covered(inv, policy)
+    children: list[Decision] = []
+    judged = sorted(_split_children(inv.images, children), key=_digest)
+    tags = [_current_tags(image) for image in judged]
+    kept = _keep_hits(bound, judged, tags)
+    _shield_repository(policy.protect, repo.namespace, repo.name, judged, tags, kept)
+    decisions = [_decide(image, tags[i], kept.get(i), bound) for i, image in enumerate(judged)]
+    if children:
+        decisions.extend(children)
+        decisions.sort(key=_by_digest)
+    return RepositoryPlan(
+        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
+    )
 
 
-def ago(now: datetime, moment: datetime) -> str:
-    """How long before ``now``: ``324 days ago``, ``5 hours ago``, ``in the future``."""
-    delta = now.astimezone(UTC) - moment.astimezone(UTC)  # elapsed time, not wall-clock time
-    days = delta.days
-    if days >= 2:
-        return f"{days} days ago"
-    seconds = days * 86400 + delta.seconds
-    if seconds < 0:
-        return "in the future"
-    if seconds >= 86400:
-        return "1 day ago"
-    hours = seconds // 3600
-    if hours >= 2:
-        return f"{hours} hours ago"
-    if hours == 1:
-        return "1 hour ago"
-    minutes = seconds // 60
-    return "1 minute ago" if minutes == 1 else f"{minutes} minutes ago"
+def _decide(image: Image, tags: tuple[str, ...], kept: list[Hit] | None, bound: _Bound) -> Decision:
+    """The verdict on one image.
 
-
-class _Clock:
-    """Formats times as ``2026-01-02 (324 days ago)`` relative to one ``now``.
-
-    A namespace has many images per day, so the two texts a day can give (pushed before or
-    after ``now``'s time of day) are cached by day; the last two days are computed exactly.
+    The select entries are tried in file order: the first that holds selects the image (its
+    name, ``current_tag`` and ``active_from`` go with the decision), later ones that hold are
+    noted as well. A selected image is deleted unless something keeps it. The reasons: what
+    keeps it, then what selected it or, when nothing did, each entry's first failing condition.
     """
+    reasons = [reason for _, reason in kept] if kept else []
+    failures: list[str] = []
+    first: _Entry | None = None
+    for entry in bound.entries:
+        if not tags and entry.needs_tags:
+            # Without the call: 18% less CPU (4.7 -> 3.9 us per image), as most images of a
+            # namespace are untagged builds that an entry about tags cannot select.
+            if first is None:
+                failures.append(entry.untagged_fail)
+            continue
+        holds, text = entry.judge(image, tags, bound.clock)
+        if not holds:
+            if first is None:
+                failures.append(entry.failed_prefix + text)
+        elif first is None:
+            first = entry
+            reasons.append(entry.selected_prefix + text)
+        else:
+            reasons.append(entry.also_prefix + text)
+    labels = tuple([label for label, _ in kept]) if kept else ()  # "protect" first, if any
+    if first is None:
+        return make_decision(image, "keep", tuple(reasons + failures), False, None, labels)
+    return make_decision(
+        image,
+        "keep" if kept else "delete",
+        tuple(reasons),
+        True,
+        first.name,
+        labels,
+        first.current_tag,
+        first.active_from,
+    )
 
-    __slots__ = ("_days", "_now_date", "_now_time", "now")
 
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        utc = now.astimezone(UTC)
-        self._now_date = utc.date()
-        self._now_time = utc.timetz()
-        self._days: dict[int, tuple[datetime, str, str] | None] = {}
+def _current_tags(image: Image) -> tuple[str, ...]:
+    """``image.current_tags``, without building a set for the common none-or-one tag: 22%
+    less CPU (4.9 -> 3.9 us per image)."""
+    tags = image.tags
+    if not tags:
+        return ()
+    if len(tags) == 1:
+        only = tags[0]
+        return (only.tag,) if only.is_current else ()
+    return image.current_tags
 
-    def when(self, moment: datetime) -> str:
-        if moment.tzinfo is not UTC:
-            moment = moment.astimezone(UTC)
-        ordinal = moment.toordinal()
-        days = self._days
-        entry = days.get(ordinal, _UNSET)  # one lookup: safe while another thread clears
-        if entry is _UNSET:
-            if len(days) >= _DAY_CACHE_LIMIT:
-                days.clear()
-            entry = days[ordinal] = self._day(moment)
-        if entry is None:
-            return f"{day(moment)} ({ago(self.now, moment)})"
-        threshold, same_time_or_earlier, later = entry
-        return later if moment > threshold else same_time_or_earlier
 
-    def _day(self, moment: datetime) -> tuple[datetime, str, str] | None:
-        date = moment.date()
-        whole = (self._now_date - date).days
-        if whole <= 2:  # recent or in the future: hours and minutes matter
-            return None
-        text = date.isoformat()
-        return (
-            datetime.combine(date, self._now_time),
-            f"{text} ({whole} days ago)",
-            f"{text} ({whole - 1} days ago)",
+# --------------------------------------------------------------------------- keep rules
+
+Found = Iterator[tuple[int, str]]  # (image index, reason)
+
+
+def _keep_hits(
+    bound: _Bound, images: Sequence[Image], tags: Sequence[tuple[str, ...]]
+) -> dict[int, list[Hit]]:
+    """Every keep rule over the repository: image index -> [(label, reason)], in rule order."""
+    hits: dict[int, list[Hit]] = {}
+    if not bound.keeps:
+        return hits
+    ranking = _Ranking(images) if bound.ranks else None
+    for keep in bound.keeps:
+        rule = _KEEP_RULES[keep.shape]
+        for i, reason in rule(keep, images, tags, ranking, bound.clock):
+            hits.setdefault(i, []).append((keep.label, keep.heading + reason))
+    return hits
+
+
+class _Ranking:
+    """Images ranked for ``most_recent``: ``last_pushed`` descending (unknown last), ties by
+    digest ascending, so the result does not depend on the inventory's order."""
+
+    def __init__(self, images: Sequence[Image]) -> None:
+        self.digests = [image.digest for image in images]
+        self.pushed = [image.last_pushed or _EARLIEST for image in images]
+
+    def newest(self, indices: Iterable[int], n: int) -> list[int]:
+        """The ``n`` most recently pushed of ``indices``, newest first."""
+        chosen = list(indices)
+        pushed = self.pushed
+        if len(chosen) > n:
+            # Sort only the images at or above the n-th newest push: 15% less CPU
+            # (4.5 -> 3.9 us per image) than sorting every image of the repository.
+            threshold = heapq.nlargest(n, [pushed[i] for i in chosen])[-1]
+            chosen = [i for i in chosen if pushed[i] >= threshold]
+        chosen.sort(key=self.digests.__getitem__)
+        chosen.sort(key=pushed.__getitem__, reverse=True)  # stable: equal times stay by digest
+        return chosen[:n]
+
+
+def _most_recent(
+    keep: _Keep,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    ranking: _Ranking | None,
+    clock: _Clock,
+) -> Found:
+    """``most_recent: N``: the N most recently pushed images of the repository."""
+    assert ranking is not None
+    total = _images(len(images))
+    for rank, i in enumerate(ranking.newest(range(len(images)), keep.most_recent), start=1):
+        yield i, f"the {_ordinal(rank)} most recently pushed of {total}"
+
+
+def _tags_most_recent(
+    keep: _Keep,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    ranking: _Ranking | None,
+    clock: _Clock,
+) -> Found:
+    """``tags`` with ``most_recent: N``: the N most recently pushed images with a matching
+    current tag."""
+    assert ranking is not None and keep.tags is not None
+    matching = {}
+    for i, image_tags in enumerate(tags):
+        why = _first_tag(keep.tags, image_tags) if image_tags else ""
+        if why:
+            matching[i] = why
+    total = _images(len(matching))
+    for rank, i in enumerate(ranking.newest(matching, keep.most_recent), start=1):
+        yield (
+            i,
+            (
+                f"the {_ordinal(rank)} most recently pushed of {total} "
+                f"with a matching current tag ({matching[i]})"
+            ),
         )
 
 
-def _window_text(older: Duration | None, newer: Duration | None) -> str:
-    if older is not None and newer is not None:
-        return f"older than {older} and newer than {newer}"
-    if older is not None:
-        return f"older than {older}"
-    return f"newer than {newer}"
+def _tags(
+    keep: _Keep,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    ranking: _Ranking | None,
+    clock: _Clock,
+) -> Found:
+    """``tags``: every image with a matching current tag."""
+    assert keep.tags is not None
+    for i, image_tags in enumerate(tags):
+        why = _first_tag(keep.tags, image_tags) if image_tags else ""
+        if why:
+            yield i, f"current tag {why}"
 
 
-def _quoted(tags: Sequence[str]) -> str:
-    if len(tags) == 1:
-        return f"'{tags[0]}'"
-    return ", ".join(f"'{t}'" for t in tags)
+def _pulled_within(
+    keep: _Keep,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    ranking: _Ranking | None,
+    clock: _Clock,
+) -> Found:
+    """``pulled_within: D``: pulled after ``now - D`` (a never-pulled image never is)."""
+    for i, image in enumerate(images):
+        moment = image.last_pulled
+        if moment is not None and moment > keep.cutoff:  # type: ignore[operator]
+            yield i, f"last pulled {clock.when(moment)}"
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+def _pushed_within(
+    keep: _Keep,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    ranking: _Ranking | None,
+    clock: _Clock,
+) -> Found:
+    """``pushed_within: D``: pushed after ``now - D`` (an unknown push time never is)."""
+    for i, image in enumerate(images):
+        moment = image.last_pushed
+        if moment is not None and moment > keep.cutoff:  # type: ignore[operator]
+            yield i, f"last pushed {clock.when(moment)}"
 
 
-def _images(n: int) -> str:
-    return "1 image" if n == 1 else f"{n} images"
+_KEEP_RULES: dict[str, Callable[..., Found]] = {
+    "most_recent": _most_recent,
+    "tags+most_recent": _tags_most_recent,
+    "tags": _tags,
+    "pulled_within": _pulled_within,
+    "pushed_within": _pushed_within,
+}
 
 
-def _keep_heading(rule: KeepRule) -> str:
-    shape = rule.shape
-    if shape == "tags":
-        return "tags"
-    if shape == "tags+most_recent":
-        return f"tags + most_recent {rule.most_recent}"
-    if shape == "most_recent":
-        return f"most_recent {rule.most_recent}"
-    if shape == "pulled_within":
-        return f"pulled_within {rule.pulled_within}"
-    return f"pushed_within {rule.pushed_within}"
+# --------------------------------------------------------------------------- protect, children
 
 
-def _first_tag(patterns: PatternList, tags: tuple[str, ...]) -> str:
-    """``'latest' matches 'latest'`` for the first current tag that matches, else ``""``."""
-    why = patterns.why
-    for tag in tags:
-        text = why(tag)
-        if text:
-            return text
-    return ""
+def _shield_repository(
+    protect: ProtectList | None,
+    namespace: str,
+    repository: str,
+    images: Sequence[Image],
+    tags: Sequence[tuple[str, ...]],
+    hits: dict[int, list[Hit]],
+) -> None:
+    """Put the protect list's reason first on every image it covers: a keep that always wins,
+    whatever the policy's own rules say."""
+    if protect is None or protect.rules == 0:
+        return
+    for i, image in enumerate(images):
+        why = protect.why(namespace, repository, image.digest, tags[i], image.children)
+        if why is not None:
+            hits.setdefault(i, []).insert(0, (PROTECT_LABEL, why))
+
+
+def _split_children(images: Sequence[Image], decisions: list[Decision]) -> Sequence[Image]:
+    """The images to judge; a platform manifest listed beside its index gets a keep decision
+    (appended to ``decisions``) instead of being judged alone."""
+    parents: dict[str, str] = {}
+    for image in images:
+        for child in image.children:
+            if child != image.digest:
+                parents.setdefault(child, image.digest)
+    if not parents:
+        return images
+    judged = []
+    for image in images:
+        parent = parents.get(image.digest)
+        if parent is None:
+            judged.append(image)
+        else:
+            reason = (
+                f"not judged alone: a platform manifest of the multi-arch index {parent}, "
+                "which is judged as one image"
+            )
+            decisions.append(Decision(image, "keep", (reason,)))
+    return judged
+
+
+def _not_covered(inv: RepositoryInventory, policy: Policy) -> RepositoryPlan:
+    repo = inv.repository
+    if repo.namespace != policy.namespace:
+        why = (
+            f"not covered: policy '{policy.name}' is for namespace '{policy.namespace}', "
+            f"not '{repo.namespace}'"
+        )
+    else:
+        why = f"not covered: policy '{policy.name}' does not cover repository '{repo.name}'"
+    decisions = sorted(
+        (Decision(image=image, verdict="keep", reasons=(why,)) for image in inv.images),
+        key=_by_digest,
+    )
+    return RepositoryPlan(
+        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
+    )
 
 
 # --------------------------------------------------------------------------- bound rules
@@ -440,7 +550,9 @@ _last_bound: tuple[Policy, datetime, _Bound] | None = None
 
 def _bound(policy: Policy, now: datetime) -> _Bound:
     """The policy bound to ``now``, reused while both stay the same (policies are frozen).
-    One entry only: it keeps the last policy and its date texts (bounded) alive."""
+    One entry only: it keeps the last policy and its date texts (bounded) alive. Reusing it
+    across the repositories of a namespace (and so the clock's cache of date texts) takes
+    37% less CPU (6.4 -> 4.0 us per image)."""
     global _last_bound
     last = _last_bound
     if last is not None and last[0] is policy and last[1] == now:  # the same instant
@@ -450,192 +562,181 @@ def _bound(policy: Policy, now: datetime) -> _Bound:
     return bound
 
 
-# --------------------------------------------------------------------------- judging
+# --------------------------------------------------------------------------- texts
 
 
-def _current_tags(image: Image) -> tuple[str, ...]:
-    tags = image.tags
-    if not tags:
-        return ()
-    if len(tags) == 1:
-        only = tags[0]
-        return (only.tag,) if only.is_current else ()
-    return image.current_tags
+def day(moment: datetime) -> str:
+    """The UTC date of ``moment``: ``2026-01-02``."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
 
 
-def _newest(
-    indices: Iterable[int], n: int, pushed: Sequence[datetime], digests: Sequence[str]
-) -> list[int]:
-    """The ``n`` most recently pushed of ``indices``: ``last_pushed`` descending (unknown
-    last), ties by digest ascending. Finds the threshold with a heap, then sorts only the
-    few images at or above it."""
-    chosen = list(indices)
-    if len(chosen) > n:
-        threshold = heapq.nlargest(n, [pushed[i] for i in chosen])[-1]
-        chosen = [i for i in chosen if pushed[i] >= threshold]
-    chosen.sort(key=digests.__getitem__)
-    chosen.sort(key=pushed.__getitem__, reverse=True)  # stable: equal times stay by digest
-    return chosen[:n]
+def ago(now: datetime, moment: datetime) -> str:
+    """How long before ``now``: ``324 days ago``, ``5 hours ago``, ``in the future``."""
+    delta = now.astimezone(UTC) - moment.astimezone(UTC)  # elapsed time, not wall-clock time
+    days = delta.days
+    if days >= 2:
+        return f"{days} days ago"
+    seconds = days * 86400 + delta.seconds
+    if seconds < 0:
+        return "in the future"
+    if seconds >= 86400:
+        return "1 day ago"
+    hours = seconds // 3600
+    if hours >= 2:
+        return f"{hours} hours ago"
+    if hours == 1:
+        return "1 hour ago"
+    minutes = seconds // 60
+    return "1 minute ago" if minutes == 1 else f"{minutes} minutes ago"
 
 
-def _protect(
-    bound: _Bound, images: Sequence[Image], tags: Sequence[tuple[str, ...]], clock: _Clock
-) -> dict[int, list[Hit]]:
-    """Run every keep rule over the repository: image index -> [(label, reason)], in rule order."""
-    hits: dict[int, list[Hit]] = {}
-    if not bound.keeps:
-        return hits
-    tagged = [i for i, t in enumerate(tags) if t]
-    digests: list[str] = []
-    pushed: list[datetime] = []
-    if bound.ranks:
-        digests = [image.digest for image in images]
-        pushed = [image.last_pushed or _EARLIEST for image in images]
-    for keep in bound.keeps:
-        shape = keep.shape
-        label = keep.label
-        heading = keep.heading
-        patterns = keep.tags
-        if shape == "most_recent":
-            total = _images(len(images))
-            newest = _newest(range(len(images)), keep.most_recent, pushed, digests)
-            for rank, i in enumerate(newest, start=1):
-                reason = f"{heading}the {_ordinal(rank)} most recently pushed of {total}"
-                hits.setdefault(i, []).append((label, reason))
-        elif shape == "tags+most_recent":
-            assert patterns is not None
-            why_by_image: dict[int, str] = {}
-            for i in tagged:
-                why = _first_tag(patterns, tags[i])
-                if why:
-                    why_by_image[i] = why
-            total = _images(len(why_by_image))
-            newest = _newest(why_by_image, keep.most_recent, pushed, digests)
-            for rank, i in enumerate(newest, start=1):
-                reason = (
-                    f"{heading}the {_ordinal(rank)} most recently pushed of {total} "
-                    f"with a matching current tag ({why_by_image[i]})"
-                )
-                hits.setdefault(i, []).append((label, reason))
-        elif shape == "tags":
-            assert patterns is not None
-            for i in tagged:
-                why = _first_tag(patterns, tags[i])
-                if why:
-                    hits.setdefault(i, []).append((label, f"{heading}current tag {why}"))
-        else:
-            cutoff = keep.cutoff
-            assert cutoff is not None
-            if shape == "pulled_within":
-                for i, image in enumerate(images):
-                    moment = image.last_pulled
-                    if moment is not None and moment > cutoff:
-                        reason = f"{heading}last pulled {clock.when(moment)}"
-                        hits.setdefault(i, []).append((label, reason))
-            else:
-                for i, image in enumerate(images):
-                    moment = image.last_pushed
-                    if moment is not None and moment > cutoff:
-                        reason = f"{heading}last pushed {clock.when(moment)}"
-                        hits.setdefault(i, []).append((label, reason))
-    return hits
+class _Clock:
+    """Formats times as ``2026-01-02 (324 days ago)`` relative to one ``now``.
 
+    A namespace has many images per day, so the two texts a day can give (pushed before or
+    after ``now``'s time of day) are cached by day; the last two days are computed exactly.
+    The cache takes 32% less CPU (5.9 -> 4.0 us per image).
+    """
 
-def _judge(inv: RepositoryInventory, policy: Policy, bound: _Bound) -> RepositoryPlan:
-    repo = inv.repository
-    images = inv.images
-    if repo.namespace != policy.namespace or not policy.covers(repo.name):
-        return _not_covered(inv, policy)
-    children: list[Decision] = []
-    judged = sorted(_split_children(images, children), key=_digest)
-    clock = bound.clock
-    tags = [_current_tags(image) for image in judged]
-    hits = _protect(bound, judged, tags, clock)
-    entries = bound.entries
-    decisions: list[Decision] = []
-    append = decisions.append
-    for i, image in enumerate(judged):
-        image_tags = tags[i]
-        kept = hits.get(i) if hits else None
-        reasons = [reason for _, reason in kept] if kept else []
-        protected = len(reasons)  # reasons[:protected] are keep reasons; failures follow
-        first: _Entry | None = None
-        for entry in entries:
-            if not image_tags and entry.needs_tags:  # the common case, without a call
-                if first is None:
-                    reasons.append(entry.untagged_fail)
-                continue
-            holds, text = entry.judge(image, image_tags, clock)
-            if holds:
-                if first is None:
-                    first = entry
-                    del reasons[protected:]  # selected: the failures of earlier entries go
-                    reasons.append(entry.selected_prefix + text)
-                else:
-                    reasons.append(entry.also_prefix + text)
-            elif first is None:
-                reasons.append(entry.failed_prefix + text)
-        labels = tuple([label for label, _ in kept]) if kept else ()
-        if first is None:
-            append(make_decision(image, "keep", tuple(reasons), False, None, labels))
-        else:
-            append(
-                make_decision(
-                    image,
-                    "keep" if kept else "delete",
-                    tuple(reasons),
-                    True,
-                    first.name,
-                    labels,
-                    first.current_tag,
-                    first.active_from,
-                )
-            )
-    if children:
-        decisions.extend(children)
-        decisions.sort(key=_by_digest)
-    return RepositoryPlan(
-        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
-    )
+    __slots__ = ("_days", "_now_date", "_now_time", "now")
 
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        utc = now.astimezone(UTC)
+        self._now_date = utc.date()
+        self._now_time = utc.timetz()
+        self._days: dict[int, tuple[datetime, str, str] | None] = {}
 
-def _split_children(images: Sequence[Image], decisions: list[Decision]) -> Sequence[Image]:
-    """The images to judge; a platform manifest listed beside its index gets a keep decision
-    (appended to ``decisions``) instead of being judged alone."""
-    parents: dict[str, str] = {}
-    for image in images:
-        for child in image.children:
-            if child != image.digest:
-                parents.setdefault(child, image.digest)
-    if not parents:
-        return images
-    judged = []
-    for image in images:
-        parent = parents.get(image.digest)
-        if parent is None:
-            judged.append(image)
-        else:
-            reason = (
-                f"not judged alone: a platform manifest of the multi-arch index {parent}, "
-                "which is judged as one image"
-            )
-            decisions.append(Decision(image, "keep", (reason,)))
-    return judged
+    def when(self, moment: datetime) -> str:
+        if moment.tzinfo is not UTC:
+            moment = moment.astimezone(UTC)
+        ordinal = moment.toordinal()
+        days = self._days
+        entry = days.get(ordinal, _UNSET)  # one lookup: safe while another thread clears
+        if entry is _UNSET:
+            if len(days) >= _DAY_CACHE_LIMIT:
+                days.clear()
+            entry = days[ordinal] = self._day(moment)
+        if entry is None:
+            return f"{day(moment)} ({ago(self.now, moment)})"
+        threshold, same_time_or_earlier, later = entry
+        return later if moment > threshold else same_time_or_earlier
 
-
-def _not_covered(inv: RepositoryInventory, policy: Policy) -> RepositoryPlan:
-    repo = inv.repository
-    if repo.namespace != policy.namespace:
-        why = (
-            f"not covered: policy '{policy.name}' is for namespace '{policy.namespace}', "
-            f"not '{repo.namespace}'"
+    def _day(self, moment: datetime) -> tuple[datetime, str, str] | None:
+        date = moment.date()
+        whole = (self._now_date - date).days
+        if whole <= 2:  # recent or in the future: hours and minutes matter
+            return None
+        text = date.isoformat()
+        return (
+            datetime.combine(date, self._now_time),
+            f"{text} ({whole} days ago)",
+            f"{text} ({whole - 1} days ago)",
         )
-    else:
-        why = f"not covered: policy '{policy.name}' does not cover repository '{repo.name}'"
-    decisions = sorted(
-        (Decision(image=image, verdict="keep", reasons=(why,)) for image in inv.images),
-        key=_by_digest,
+
+
+def _window_text(older: Duration | None, newer: Duration | None) -> str:
+    if older is not None and newer is not None:
+        return f"older than {older} and newer than {newer}"
+    if older is not None:
+        return f"older than {older}"
+    return f"newer than {newer}"
+
+
+def _quoted(tags: Sequence[str]) -> str:
+    if len(tags) == 1:
+        return f"'{tags[0]}'"
+    return ", ".join(f"'{t}'" for t in tags)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _images(n: int) -> str:
+    return "1 image" if n == 1 else f"{n} images"
+
+
+def _keep_heading(rule: KeepRule) -> str:
+    shape = rule.shape
+    if shape == "tags":
+        return "tags"
+    if shape == "tags+most_recent":
+        return f"tags + most_recent {rule.most_recent}"
+    if shape == "most_recent":
+        return f"most_recent {rule.most_recent}"
+    if shape == "pulled_within":
+        return f"pulled_within {rule.pulled_within}"
+    return f"pushed_within {rule.pushed_within}"
+
+
+def _first_tag(patterns: PatternList, tags: tuple[str, ...]) -> str:
+    """``'latest' matches 'latest'`` for the first current tag that matches, else ``""``."""
+    why = patterns.why
+    for tag in tags:
+        text = why(tag)
+        if text:
+            return text
+    return ""
+
+
+# --------------------------------------------------------------------------- fast decisions
+
+_DECISION_FIELDS = (
+    "image",
+    "verdict",
+    "reasons",
+    "candidate",
+    "selected_by",
+    "kept_by",
+    "current_tag",
+    "active_from",
+)
+
+
+def _decision_maker() -> Callable[..., Decision]:
+    """A constructor for :class:`Decision` that fills its slots directly.
+
+    ``Decision`` is a frozen dataclass: its generated ``__init__`` sets each field through
+    ``object.__setattr__``: filling the slots directly takes 30% less CPU (5.5 -> 3.9 us
+    per image).
+    The result is the same object (the tests compare both ways). Falls back to the class
+    itself if ``Decision`` ever gains fields, a ``__post_init__`` or loses its slots.
+    """
+    names = tuple(f.name for f in dataclasses.fields(Decision))
+    slots = getattr(Decision, "__slots__", ())
+    if names != _DECISION_FIELDS or "__post_init__" in vars(Decision) or set(slots) != set(names):
+        return Decision
+    s_image, s_verdict, s_reasons, s_candidate, s_selected, s_kept, s_current, s_active = (
+        vars(Decision)[name].__set__ for name in names
     )
-    return RepositoryPlan(
-        namespace=repo.namespace, repository=repo.name, decisions=tuple(decisions)
-    )
+    new = object.__new__
+
+    def make(
+        image: Image,
+        verdict: str,
+        reasons: tuple[str, ...],
+        candidate: bool = False,
+        selected_by: str | None = None,
+        kept_by: tuple[str, ...] = (),
+        current_tag: str = "skip",
+        active_from: datetime | None = None,
+    ) -> Decision:
+        decision: Decision = new(Decision)
+        s_image(decision, image)
+        s_verdict(decision, verdict)
+        s_reasons(decision, reasons)
+        s_candidate(decision, candidate)
+        s_selected(decision, selected_by)
+        s_kept(decision, kept_by)
+        s_current(decision, current_tag)
+        s_active(decision, active_from)
+        return decision
+
+    return make
+
+
+make_decision = _decision_maker()

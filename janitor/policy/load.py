@@ -13,55 +13,86 @@ alias bombs (anchors that expand to a huge document).
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from janitor.policy.errors import PolicyError, PolicyLoadError
+from janitor.fileio import POLICY_LIMIT, FileInputError, read_capped
+from janitor.policy.errors import PolicyError, PolicyLoadError, shown_number
 from janitor.policy.model import (
     CONTEXT_ALLOWED_NAMESPACES,
     CONTEXT_NAMES_CHECKED,
     CONTEXT_SOURCE,
     Policy,
 )
+from janitor.policy.protect import PROTECT_FILE, ProtectList
 
 Loc = tuple[str | int, ...]
 Lines = Mapping[Loc, int]
 
 SUFFIXES = (".yaml", ".yml")
-MAX_FILE_BYTES = 1 << 20
-MAX_VALUES = 100_000
+MAX_FILE_BYTES = POLICY_LIMIT
+MAX_VALUES = 10_000
+"""The most values (keys, items, scalars) a policy may hold, aliases expanded. A real policy
+holds a few hundred; the cap is checked while YAML composes the document, so a megabyte of
+``[{}, {}, ...]`` is refused after 10,000 nodes, not after building 350,000 of them."""
+MAX_INTEGER = 2**63 - 1
+"""The largest number a policy may hold (what the store and every formatter can take)."""
 _MEMORY = Path("<memory>")
+_KEYS_HINT = {
+    "a policy": "name:, namespace:, select:, ...",
+    "a protect list": "namespace:, repositories:, tags:, digests:",
+}
 
 
 # --------------------------------------------------------------------------- public API
 
 
 def load_policies(
-    path: Path | str, *, allowed_namespaces: Collection[str] | None = None
+    path: Path | str,
+    *,
+    allowed_namespaces: Collection[str] | None = None,
+    protect: Path | str | None = None,
 ) -> list[Policy]:
     """Load one policy file, or every ``*.yaml``/``*.yml`` file of a folder (not recursive,
-    hidden files skipped), in file-name order. Raise :class:`PolicyLoadError` with every
-    mistake of every file, including a policy name used twice in the folder."""
+    hidden files and files starting with ``_`` skipped), in file-name order, each with the
+    protect list: ``protect`` (a path, ``JANITOR_PROTECT``) or else the folder's
+    ``_protect.yaml`` when there is one. Raise :class:`PolicyLoadError` with every mistake of
+    every file (the protect list's too), including a policy name used twice in the folder."""
     path = Path(path)
-    if path.is_file():
-        return [load_policy_file(path, allowed_namespaces=allowed_namespaces)]
-    if not path.is_dir():
-        raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
-    files = sorted(
-        p
-        for p in path.iterdir()
-        if p.suffix in SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
-    if not files:
-        raise PolicyLoadError(
-            [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+    if path.is_dir():
+        folder = path
+        # Not only regular files: a FIFO or a device named *.yaml is reported, not skipped.
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in SUFFIXES and not p.name.startswith((".", "_")) and not p.is_dir()
         )
-    policies: list[Policy] = []
+        if not files:
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+            )
+    elif path.exists():  # a file, or a FIFO or device the reader will refuse
+        folder = path.parent
+        if path.name.startswith("_"):
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "files starting with '_' are not policies")]
+            )
+        files = [path]
+    else:
+        raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
     errors: list[PolicyError] = []
+    protect_list: ProtectList | None = None
+    try:
+        protect_list = _find_protect_list(folder, protect)
+    except PolicyLoadError as exc:
+        errors.extend(exc.errors)
+    policies: list[Policy] = []
     seen: dict[str, Policy] = {}
     for file in files:
         try:
@@ -83,10 +114,64 @@ def load_policies(
             )
             continue
         seen[key] = policy
-        policies.append(policy)
+        policies.append(policy.loaded(content_hash=policy.content_hash, protect=protect_list))
     if errors:
-        raise PolicyLoadError(errors)
+        raise PolicyLoadError(_sorted(errors))
     return policies
+
+
+def load_protect_list(path: Path | str) -> ProtectList:
+    """Load a protect list file (``_protect.yaml``); a file holding only comments is an empty
+    list. :class:`PolicyLoadError` lists every mistake in it."""
+    path = Path(path)
+    text = _read_text(path, "a protect list")
+    data, lines, errors = read_yaml(text, path, empty_ok=True, what="a protect list")
+    if errors:
+        raise PolicyLoadError(_sorted(errors))
+    if data is None:
+        return ProtectList().at(path)
+    try:
+        return ProtectList.model_validate(data).at(path)
+    except ValidationError as exc:
+        raise PolicyLoadError(
+            _sorted(
+                [
+                    _translate(d, path, lines, root=ProtectList)
+                    for d in exc.errors(include_url=False)
+                ]
+            )
+        ) from None
+    except RecursionError:
+        raise PolicyLoadError([PolicyError(path, None, "", "is nested too deeply")]) from None
+
+
+def _find_protect_list(folder: Path, explicit: Path | str | None) -> ProtectList | None:
+    """The protect list named by ``explicit`` (it must exist), else ``folder/_protect.yaml`` if
+    present. A file whose name is one typo away from ``_protect.yaml`` is refused rather than
+    silently skipped: a protect list that is not read protects nothing."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "no such protect list file (JANITOR_PROTECT)")]
+            )
+        return load_protect_list(path)
+    candidate = folder / PROTECT_FILE
+    if candidate.is_file():
+        return load_protect_list(candidate)
+    for other in sorted(folder.glob("_*")):
+        if difflib.get_close_matches(other.name, [PROTECT_FILE], n=1, cutoff=0.8):
+            raise PolicyLoadError(
+                [
+                    PolicyError(
+                        other,
+                        None,
+                        "",
+                        f"is not read: the protect list must be named {PROTECT_FILE}",
+                    )
+                ]
+            )
+    return None
 
 
 def load_policy_file(
@@ -169,23 +254,35 @@ def policy_from_data(
 
 
 def _load_file(path: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise PolicyLoadError(
-                [PolicyError(path, None, "", f"is {size} bytes; a policy file is at most 1 MiB")]
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise PolicyLoadError([PolicyError(path, None, "", f"cannot be read: {reason}")]) from None
+    data = _read_bytes(path, "a policy")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PolicyLoadError(
             [PolicyError(path, None, "", f"is not UTF-8 text (byte {exc.start})")]
         ) from None
-    return _parse(text, path, allowed)
+    policy, lines = _parse(text, path, allowed)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    return policy.loaded(content_hash=digest, protect=None), lines
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of ``what`` (a policy, a protect list) at ``path``: a regular file of at most
+    1 MiB (a FIFO, a device or a folder is refused before a byte is read)."""
+    try:
+        return read_capped(path, limit=MAX_FILE_BYTES)
+    except FileInputError as exc:
+        raise PolicyLoadError([PolicyError(path, None, "", exc.problem)]) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    data = _read_bytes(path, what)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PolicyLoadError(
+            [PolicyError(path, None, "", f"is not UTF-8 text (byte {exc.start})")]
+        ) from None
 
 
 def _parse(text: str, source: Path, allowed: Collection[str] | None) -> tuple[Policy, Lines]:
@@ -201,14 +298,17 @@ def _parse(text: str, source: Path, allowed: Collection[str] | None) -> tuple[Po
     return policy_from_data(data, source, allowed_namespaces=allowed, lines=lines), lines
 
 
-def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[PolicyError]]:
+def read_yaml(
+    text: str, source: Path, *, empty_ok: bool = False, what: str = "a policy"
+) -> tuple[object, dict[Loc, int], list[PolicyError]]:
     """Parse one YAML document with SafeLoader; return the data, the line (1-based) of every
     key and list item by its path, and the mistakes YAML itself lets slip (duplicate keys,
-    several documents, alias bombs). Data is None when the text cannot be read at all."""
+    several documents, alias bombs). Data is None when the text cannot be read at all, or
+    (with ``empty_ok``) when the document is empty."""
     lines: dict[Loc, int] = {}
     errors: list[PolicyError] = []
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _PolicyLoader(text)
     except yaml.reader.ReaderError as exc:  # PyYAML checks the characters up front
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         errors.append(
@@ -223,6 +323,8 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
     try:
         node = loader.get_single_node()
         if node is None:
+            if empty_ok:
+                return None, lines, errors
             errors.append(
                 PolicyError(
                     source, None, "", "is empty; a policy needs at least namespace: and select:"
@@ -235,7 +337,7 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
                     source,
                     node.start_mark.line + 1,
                     "",
-                    "a policy is a mapping of keys (name:, namespace:, select:, ...); found "
+                    f"{what} is a mapping of keys ({_KEYS_HINT.get(what, '...')}); found "
                     + ("a list" if isinstance(node, yaml.SequenceNode) else _describe(node.value)),
                 )
             )
@@ -247,6 +349,12 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
             return None, lines, errors
         _index(node, (), lines, errors, source, set())
         data = loader.construct_document(node)
+    except _TooManyValues as exc:
+        errors.append(PolicyError(source, exc.line, "", f"holds more than {MAX_VALUES} values"))
+        return None, lines, errors
+    except _BadScalar as exc:
+        errors.append(PolicyError(source, exc.line, _field_on_line(lines, exc.line), exc.message))
+        return None, lines, errors
     except yaml.MarkedYAMLError as exc:
         errors.append(_yaml_error(exc, source))
         return None, lines, errors
@@ -259,6 +367,60 @@ def read_yaml(text: str, source: Path) -> tuple[object, dict[Loc, int], list[Pol
     finally:
         loader.dispose()
     return data, lines, errors
+
+
+class _TooManyValues(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _BadScalar(Exception):
+    """A value YAML recognises but Python cannot hold: an impossible date, a huge number."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        self.line = node.start_mark.line + 1
+        self.message = message
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """SafeLoader that counts nodes as it composes them (stopping at :data:`MAX_VALUES`) and
+    turns the values Python refuses into a mistake at their line, never a ValueError."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_VALUES:
+            raise _TooManyValues(self.peek_event().start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:  # more than 4,300 decimal digits: Python refuses to convert them
+            value = None
+        if value is None or abs(value) > MAX_INTEGER:
+            shown = node.value if len(node.value) <= 24 else f"{node.value[:20]}..."
+            raise _BadScalar(node, f"{shown} is too large a number (at most {MAX_INTEGER})")
+        return value
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> date:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2020-02-30, a 25:00 hour
+            raise _BadScalar(node, f"'{node.value}' is not a real date or time ({exc})") from None
+
+
+_PolicyLoader.add_constructor("tag:yaml.org,2002:int", _PolicyLoader.construct_yaml_int)
+_PolicyLoader.add_constructor("tag:yaml.org,2002:timestamp", _PolicyLoader.construct_yaml_timestamp)
+
+
+def _field_on_line(lines: Lines, line: int) -> str:
+    """The field of the deepest key or item that starts on ``line`` ("" if none does)."""
+    on_line = [loc for loc, at in lines.items() if at == line]
+    return _field(max(on_line, key=len)) if on_line else ""
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, source: Path) -> PolicyError:
@@ -383,7 +545,9 @@ def _check_select_names(select: object, source: Path, lines: Lines) -> list[Poli
     return errors
 
 
-def _translate(detail: Mapping[str, Any], source: Path, lines: Lines) -> PolicyError:
+def _translate(
+    detail: Mapping[str, Any], source: Path, lines: Lines, *, root: type[BaseModel] = Policy
+) -> PolicyError:
     loc: Loc = tuple(p if isinstance(p, (str, int)) else str(p) for p in detail.get("loc", ()))
     kind = detail.get("type", "")
     value = detail.get("input")
@@ -393,7 +557,7 @@ def _translate(detail: Mapping[str, Any], source: Path, lines: Lines) -> PolicyE
     if kind == "missing":
         message = _missing_message(loc)
     elif kind in ("extra_forbidden", "invalid_key"):
-        message = _unknown_key_message(loc)
+        message = _unknown_key_message(loc, root)
     elif kind in ("value_error", "assertion_error") and "error" in ctx:
         message = str(ctx["error"])
     elif kind == "string_type":
@@ -426,9 +590,9 @@ def _missing_message(loc: Loc) -> str:
     return _REQUIRED_HINTS.get(loc, "is required")
 
 
-def _unknown_key_message(loc: Loc) -> str:
+def _unknown_key_message(loc: Loc, root: type[BaseModel]) -> str:
     key = str(loc[-1]) if loc else "?"
-    model = _model_at(loc[:-1])
+    model = _model_at(loc[:-1], root)
     allowed = list(model.model_fields) if model is not None else []
     message = f"unknown key '{key}'"
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
@@ -439,8 +603,8 @@ def _unknown_key_message(loc: Loc) -> str:
     return message
 
 
-def _model_at(loc: Loc) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = Policy
+def _model_at(loc: Loc, root: type[BaseModel]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -491,7 +655,9 @@ def _describe(value: object) -> str:
         return "null (nothing)"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return f"{shown_number(value)} (a number)"
+    if isinstance(value, float):
         return f"{value!r} (a number)"
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from janitor.policy.durations import Duration, parse_duration
+from janitor.policy.errors import shown_number
 from janitor.policy.patterns import (
     Pattern,
     PatternList,
@@ -41,6 +42,9 @@ from janitor.policy.patterns import (
     parse_tag_pattern,
 )
 from janitor.policy.schedule import cron_trigger, load_timezone, validate_schedule
+
+if TYPE_CHECKING:
+    from janitor.policy.protect import ProtectList
 
 NeverRule = Literal["match", "skip"]
 CurrentTagRule = Literal["skip", "delete"]
@@ -52,7 +56,7 @@ CONTEXT_NAMES_CHECKED = "select_names_checked"
 REFUSED_NAMESPACES = frozenset({"library"})
 
 _POLICY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_NAMESPACE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,253}[a-z0-9])?")
+NAMESPACE_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,253}[a-z0-9])?")
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -112,6 +116,17 @@ RepositoryPattern = Annotated[
     PlainSerializer(str),
     WithJsonSchema(_REPOSITORY_PATTERN_SCHEMA),
 ]
+
+
+MAX_COUNT = 10**9
+"""The largest count a policy may give (``most_recent``, ``max_deletes``): far more images than
+a namespace holds, and a number every formatter and the store can take."""
+
+
+def _at_most_max_count(value: int | None) -> int | None:
+    if value is not None and value > MAX_COUNT:
+        raise ValueError(f"{shown_number(value)} is more than {MAX_COUNT:,}, the most allowed")
+    return value
 
 
 class StrictModel(BaseModel):
@@ -293,8 +308,8 @@ class KeepRule(StrictModel):
     @classmethod
     def _positive(cls, value: int | None) -> int | None:
         if value is not None and value < 1:
-            raise ValueError(f"{value} keeps nothing; use 1 or more")
-        return value
+            raise ValueError(f"{shown_number(value)} keeps nothing; use 1 or more")
+        return _at_most_max_count(value)
 
     @field_validator("tags")
     @classmethod
@@ -393,8 +408,8 @@ class Limits(StrictModel):
     @classmethod
     def _non_negative(cls, value: int | None) -> int | None:
         if value is not None and value < 0:
-            raise ValueError(f"{value} is negative; use 0 or more")
-        return value
+            raise ValueError(f"{shown_number(value)} is negative; use 0 or more")
+        return _at_most_max_count(value)
 
     @field_validator("max_fraction_per_repository")
     @classmethod
@@ -430,7 +445,7 @@ class Report(StrictModel):
     @field_validator("notify")
     @classmethod
     def _notify_urls(cls, value: list[str]) -> list[str]:
-        from janitor.notify import check_notify_url
+        from janitor.apprise_urls import check_notify_url
 
         for url in value:
             check_notify_url(url)  # its error names the scheme only: a URL may hold a token
@@ -467,6 +482,8 @@ class Policy(StrictModel):
     """Where run reports go."""
 
     _source: Path = PrivateAttr(default=Path("<memory>"))
+    _content_hash: str | None = PrivateAttr(default=None)
+    _protect: ProtectList | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -485,7 +502,7 @@ class Policy(StrictModel):
             raise ValueError(
                 f"'{value}' holds Docker Official Images and can never be cleaned by janitor"
             )
-        if not _NAMESPACE.fullmatch(value):
+        if not NAMESPACE_PATTERN.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a Docker Hub namespace (lower-case letters, digits, '-', '_')"
             )
@@ -544,6 +561,26 @@ class Policy(StrictModel):
     def source(self) -> Path:
         """The file this policy was loaded from (``<memory>`` when built in code)."""
         return self._source
+
+    @property
+    def content_hash(self) -> str | None:
+        """``sha256:<hex>`` of the policy file's bytes as loaded (None when built in code): a
+        saved plan names it, and applying the plan refuses a policy that changed since."""
+        return self._content_hash
+
+    @property
+    def protect(self) -> ProtectList | None:
+        """The protect list loaded with this policy (``_protect.yaml``): what it may never
+        delete, whatever its own rules say."""
+        return self._protect
+
+    def loaded(self, *, content_hash: str | None, protect: ProtectList | None) -> Policy:
+        """This policy with what the loader knows beside its fields: the hash of its file and
+        the protect list of its folder."""
+        copy = self.model_copy()
+        copy._content_hash = content_hash
+        copy._protect = protect
+        return copy
 
     @property
     def report_emails(self) -> tuple[str, ...]:

@@ -215,6 +215,7 @@ def _headline(run: RunRecord) -> str:
 
 
 def _facts(run: RunRecord, status: StatusLabel, mode: StatusLabel) -> list[Fact]:
+    plan = [Fact("Saved plan", f"applied {run.plan_hash}")] if run.plan_hash else []
     return [
         Fact("Run", f"#{run.id}"),
         Fact("Policy", run.policy),
@@ -222,6 +223,7 @@ def _facts(run: RunRecord, status: StatusLabel, mode: StatusLabel) -> list[Fact]
         Fact("Mode", f"{mode.word}: {mode.meaning}", "info" if run.dry_run else None),
         Fact("Status", f"{status.word}: {status.meaning}", status.tone),
         Fact("Trigger", run.trigger),
+        *plan,
         Fact("Backend", run.backend or "—"),
         Fact("Started", when(run.started_at)),
         Fact("Finished", when(run.finished_at, empty="not finished")),

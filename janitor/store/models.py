@@ -74,6 +74,8 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     owner: Mapped[str | None] = mapped_column(String(255))
     report_path: Mapped[str | None] = mapped_column(Text)
+    plan_hash: Mapped[str | None] = mapped_column(String(80))
+    """The sha256 of the saved plan a ``janitor apply`` run applied."""
 
     # RunMetrics, one column per field
     repositories_scanned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -34,6 +34,7 @@ def start_run(
     backend: str | None,
     started_at: datetime,
     owner: str | None,
+    plan_hash: str | None = None,
 ) -> int:
     result = conn.execute(
         insert(Run).values(
@@ -46,6 +47,7 @@ def start_run(
             started_at=started_at,
             heartbeat_at=started_at,
             owner=owner,
+            plan_hash=plan_hash,
         )
     )
     (run_id,) = result.inserted_primary_key or (None,)
@@ -206,4 +208,5 @@ def to_record(row: Row[Any]) -> RunRecord:
         owner=m["owner"],
         heartbeat_at=m["heartbeat_at"],
         report_path=m["report_path"],
+        plan_hash=m["plan_hash"],
     )
