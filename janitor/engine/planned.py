@@ -44,7 +44,8 @@ class Planned:
     ``Decision`` values (image, times, historical tags, reasons: all recorded already) they
     cost about 1 KB each; the executor needs only digest, size, current tags and the selecting
     entry: about 42 bytes each here (a sha256 digest packed in 32 bytes, the size in 8, one byte
-    for the entry, one for whether the size is known; the current tags of the tagged ones).
+    for the entry, one for whether the size is known; the current tags of the tagged ones, the
+    platform manifests of the indexes).
     ``decisions()`` rebuilds the executor's values one repository at a time."""
 
     namespace: str
@@ -54,6 +55,7 @@ class Planned:
     sized: bytes  # 1 where the size is known
     entry: bytes  # the number of the image's (entry, current_tag, active_from) in Entries
     tags: dict[int, tuple[str, ...]]  # position -> current tags, for the tagged images only
+    children: dict[int, tuple[str, ...]]  # position -> platform manifests, for indexes only
 
     @classmethod
     def of(
@@ -72,6 +74,7 @@ class Planned:
             sized=bytes(d.image.size is not None for d in deletes),
             entry=bytes(numbers),
             tags={i: d.image.current_tags for i, d in enumerate(deletes) if d.image.current_tags},
+            children={i: d.image.children for i, d in enumerate(deletes) if d.image.children},
         )
 
     def digest(self, i: int) -> str:
@@ -89,6 +92,7 @@ class Planned:
                 digest=self.digest(i),
                 tags=tuple(TagRef(t, True) for t in self.tags.get(i, ())),
                 size=self.sizes[i] if self.sized[i] else None,
+                children=self.children.get(i, ()),
             )
             out.append(
                 Decision(

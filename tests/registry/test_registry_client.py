@@ -4,7 +4,7 @@ httpx.MockTransport, the hostile answers the emulator never gives."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from .conftest import (
     B1,
     BOB,
     BOB_TOKEN,
+    DOCUMENTED,
     IDX,
     IDX_AMD64,
     IDX_ARM64,
@@ -35,6 +36,14 @@ from .conftest import (
     serve,
     top_level,
 )
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """The emulator as Hub's documents describe it: these tests are about those rules (the
+    strict, live-Hub behaviour is tested in ``test_safety`` and ``tests/emulator``)."""
+    with serve(load_seed(seed()), DOCUMENTED()) as emu:
+        yield emu
 
 
 class FakeClock:

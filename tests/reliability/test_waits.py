@@ -34,3 +34,29 @@ def test_a_wait_past_the_longest_fails_the_run_naming_the_time(
     assert delete_calls == []
     images_calls = [e for e in hub.log.entries() if e.path.endswith("/images")]
     assert [e.status for e in images_calls].count(429) == 1  # never resent early
+
+
+def test_the_longest_wait_setting_reaches_the_command(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """`JANITOR_MAX_WAIT_SECONDS` is what `janitor run` waits at most: a 429 asking for ten
+    minutes (within the 15-minute default) fails the run at once (exit 1) with the time named
+    when the setting says 30 s, and the listing is not resent."""
+    from click.testing import CliRunner
+
+    from janitor.cli import cli
+    from tests.reliability.conftest import UNTAGGED_POLICY, cli_env
+
+    hub = emulator_factory(EmulatorConfig(rate_window=600.0))  # Hub's clock is the real one
+    hub.faults.add(Fault("rate_limit", method="GET", path=r"/images$"))
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "untagged.yaml").write_text(UNTAGGED_POLICY)
+    env = cli_env(hub, tmp_path, JANITOR_MAX_WAIT_SECONDS="30")
+
+    result = CliRunner().invoke(cli, ["run", "--dry-run"], env=env)
+
+    assert result.exit_code == 1, result.output
+    assert "JANITOR_MAX_WAIT_SECONDS" in result.output, result.output
+    assert "try again after 20" in result.output, result.output
+    images_calls = [e for e in hub.log.entries() if e.path.endswith("/images")]
+    assert [e.status for e in images_calls].count(429) == 1
