@@ -107,6 +107,9 @@ class PathType(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if "\x00" in str(value):
             self.fail("a path cannot contain a NUL character", param, ctx)
+        if not self.dir_okay and isinstance(value, str) and value.endswith("/"):
+            # a trailing slash names a folder; turned into a Path it would silently vanish
+            self.fail(f"{value!r} names a folder; a file is expected here", param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -93,6 +93,8 @@ def run_action(tmp_path: Path, inputs: dict[str, str]) -> ActionRun:
     for step in STEPS:
         if "run" not in step or step["name"] in NOT_RUN_HERE:
             continue
+        if step.get("if") == "inputs.plan == 'true'" and values["plan"] != "true":
+            continue
         env = {**base, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
         result = subprocess.run(
             ["bash", "-e", "-c", fill(step["run"])], env=env, cwd=workspace,
@@ -139,6 +141,9 @@ def test_a_dry_run_writes_the_summary_the_reports_and_the_store(
     assert result.status == 0, result.output
     assert result.outputs["status"] == "0"
     assert "## janitor: dry run of" in result.summary
+    plans = result.summary.index("## janitor plan: `untagged-and-cold` on `acme`")
+    assert plans < result.summary.index("## janitor: dry run of")
+    assert (result.data / "reports" / "plan.md").is_file()
     assert "policy untagged-and-cold (acme): dry run" in result.summary
     reports = Path(result.outputs["reports"])
     assert reports == result.data / "reports"
@@ -160,8 +165,9 @@ def test_apply_deletes_for_a_delete_policy(hub: RunningEmulator, tmp_path: Path)
         text.replace("mode: dry-run", "mode: delete"), encoding="utf-8"
     )
     before = real_deletes(hub)
-    result = run_action(tmp_path, inputs_for(hub, policies, mode="apply"))
+    result = run_action(tmp_path, inputs_for(hub, policies, mode="apply", plan="false"))
     assert result.status == 0, result.output
+    assert "## janitor plan:" not in result.summary  # plan: false skips the plan step
     assert "## janitor: apply of" in result.summary and "delete run" in result.summary
     assert real_deletes(hub) > before
 

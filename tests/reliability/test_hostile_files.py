@@ -294,3 +294,13 @@ def test_a_report_folder_that_cannot_hold_reports_after_a_run(
     assert "internal error" not in result.output
     assert "run #1 succeeded" in result.stdout
     assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+def test_a_path_ending_in_a_slash_is_not_written_as_a_file(
+    env: dict[str, str], tmp_path: Path, writer: str
+) -> None:
+    """`-o out/` used to write a file named `out` (the slash vanished with the Path)."""
+    result = WRITERS[writer](env, f"{tmp_path / 'out'}/")
+    one_error(result, "names a folder; a file is expected here")
+    assert not (tmp_path / "out").exists()
