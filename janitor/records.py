@@ -68,6 +68,7 @@ class RunRecord:
     heartbeat_at: datetime | None = None
     report_path: str | None = None
     plan_hash: str | None = None  # the saved plan a `janitor apply` run applied
+    notes: tuple[str, ...] = ()  # what the run could not see, or refused to plan
 
     @property
     def duration_seconds(self) -> float | None:

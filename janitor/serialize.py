@@ -31,6 +31,7 @@ def run_to_json(run: RunRecord) -> dict[str, object]:
         "hub_metrics": asdict(run.hub_metrics),
         "report": run.report_path,
         "plan_hash": run.plan_hash,
+        "notes": list(run.notes),
     }
 
 

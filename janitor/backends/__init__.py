@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from janitor.errors import RunFailed
 from janitor.hub.models import (
     CallStats,
     DeleteResult,
@@ -60,9 +61,17 @@ class Backend(Protocol):
 
 
 def collect_notes(
-    inventories: Iterable[RepositoryInventory], notes: list[str]
+    inventories: Iterable[RepositoryInventory], notes: list[str], *, refuse: bool = False
 ) -> Iterator[RepositoryInventory]:
-    """The inventories, unchanged; what each says janitor could not see goes to ``notes``."""
+    """The inventories; what each says janitor could not see goes to ``notes``, and so does a
+    repository the backend refused to plan (its listing did not add up). With ``refuse`` such a
+    repository stops the iteration instead (``RunFailed``): a snapshot must not show it empty."""
     for inventory in inventories:
         notes.extend(inventory.notes)
+        if inventory.refused is not None:
+            where = f"{inventory.repository.namespace}/{inventory.repository.name}"
+            if refuse:
+                raise RunFailed(f"{where} could not be read completely: {inventory.refused}")
+            notes.append(f"{where} was not planned: {inventory.refused}")
+            continue
         yield inventory

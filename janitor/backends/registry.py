@@ -50,9 +50,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -61,7 +59,7 @@ from dateutil.relativedelta import relativedelta
 from janitor.backends.untagged import disagreement, join, manifests_served
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError, IncompleteListing, UnknownShape
-from janitor.hub.inventory import tag_size
+from janitor.hub.inventory import fetch_in_order, tag_size
 from janitor.hub.models import (
     CallStats,
     DeleteError,
@@ -325,31 +323,15 @@ class RegistryBackend:
     def _inventory(
         self, namespace: str, wanted: Callable[[str], bool], concurrency: int
     ) -> Generator[RepositoryInventory, None, None]:
-        """Repositories in the listing's order, fetched by ``concurrency`` threads, at most
-        ``2 * concurrency`` in memory (as ``janitor.hub.inventory.iter_inventory``)."""
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        stop = threading.Event()
-        pending: deque[Future[RepositoryInventory]] = deque()
-        names: set[str] = set()
+        """Repositories in the listing's order, fetched by ``concurrency`` threads (see
+        ``janitor.hub.inventory.fetch_in_order`` for refused repositories)."""
         try:
-            with ThreadPoolExecutor(concurrency, thread_name_prefix="janitor-registry") as pool:
-                try:
-                    for repository in self.hub.iter_repositories(namespace):
-                        if repository.name in names or not wanted(repository.name):
-                            continue
-                        names.add(repository.name)
-                        pending.append(
-                            pool.submit(self.repository_inventory, repository, stop=stop)
-                        )
-                        while len(pending) >= 2 * concurrency:
-                            yield pending.popleft().result()
-                    while pending:
-                        yield pending.popleft().result()
-                finally:
-                    stop.set()
-                    for future in pending:
-                        future.cancel()
+            yield from fetch_in_order(
+                (r for r in self.hub.iter_repositories(namespace) if wanted(r.name)),
+                lambda repository, stop: self.repository_inventory(repository, stop=stop),
+                concurrency=concurrency,
+                thread_name="janitor-registry",
+            )
         finally:
             self.registry.close()
 

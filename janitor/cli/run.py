@@ -115,6 +115,7 @@ def summary_lines(record: RunRecord, report: Path | None) -> list[str]:
     ]
     if record.error:
         lines.append(f"  error: {record.error}")
+    lines.extend(f"  note: {note}" for note in record.notes)
     if report is not None:
         lines.append(f"  report: {report}")
     return lines

@@ -73,6 +73,8 @@ def runs_show(app: App, run_id: int, as_json: bool, show_all: bool) -> None:
         click.echo(f"  applied the saved plan {run.plan_hash}")
     if run.error:
         click.echo(f"  error: {run.error}")
+    for note in run.notes:
+        click.echo(f"  note: {note}")
     click.echo(
         f"  scanned {m.repositories_scanned} repositories / {m.images_scanned} images; "
         f"{m.planned_deletes} planned, {m.deleted} deleted, {m.would_delete} would delete, "

@@ -39,7 +39,7 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
             namespace, repositories=lambda name: True, concurrency=app.settings.concurrency
         )
         notes: list[str] = []
-        count = write_snapshot(collect_notes(inventories, notes), namespace, target)
+        count = write_snapshot(collect_notes(inventories, notes, refuse=True), namespace, target)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {count} images of {namespace} to {target.given}", err=target.way == "stdout")

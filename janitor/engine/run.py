@@ -24,6 +24,7 @@ from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError
+from janitor.hub.models import RepositoryInventory
 from janitor.plan import Decision, LimitViolation
 from janitor.planner import Planner, PolicyPlanner
 from janitor.policy import Policy, check_limits
@@ -127,6 +128,8 @@ class _Run:
     unconfirmed: Unconfirmed | None = None
     store_failure: StoreError | None = None
     traffic: tuple[int, int] = (0, 0)  # Hub calls made and 429s met, read when closing
+    notes: list[str] = field(default_factory=list)  # what the run could not see, recorded
+    refused: list[str] = field(default_factory=list)  # repositories not planned (listings)
 
     @classmethod
     def start(
@@ -181,6 +184,8 @@ class _Run:
         ):
             if ctx.stop.is_set():
                 raise _Stopped()
+            if self._noted(inventory):
+                continue  # refused: its listing did not add up, so nothing in it is planned
             repo_plan = self.planner.plan(inventory, self.started)
             store.add_decisions(self.run_id, (_record(d) for d in repo_plan.decisions))
             unconfirmed.settle_listing(inventory)
@@ -201,6 +206,19 @@ class _Run:
         for repo_plan in self.planner.unlisted():  # planned, but Hub no longer lists them
             store.add_decisions(self.run_id, (_record(d) for d in repo_plan.decisions))
         return counts
+
+    def _noted(self, inventory: RepositoryInventory) -> bool:
+        """Record what the backend could not see in a repository, or why it refuses to plan
+        it; True when refused."""
+        where = f"{self.policy.namespace}/{inventory.repository.name}"
+        found = list(inventory.notes)
+        if inventory.refused:
+            self.refused.append(where)
+            found.append(f"{where} was not planned: {inventory.refused}; nothing in it was deleted")
+        if found:
+            self.notes.extend(found)
+            self.ctx.store.set_notes(self.run_id, self.notes)
+        return inventory.refused is not None
 
     def execute(self, counts: list[tuple[str, int, int]]) -> None:
         """Hub's dry run, then (unless a dry run, and within the limits) the deletes."""
@@ -240,6 +258,13 @@ class _Run:
             self.error = _limit_message(violations) + " (dry run: nothing deleted)"
         if self.totals.failure and self.status == "succeeded":
             self.status, self.error = "failed", self.totals.failure
+        elif self.refused and self.status == "succeeded":
+            self.status = "failed"
+            self.error = (
+                f"not planned, because their listings did not add up when read twice: "
+                f"{', '.join(self.refused)}; nothing in them was planned or deleted, the rest "
+                "of the namespace ran as usual; the next run reads them again"
+            )
         elif self.totals.interrupted:
             self.status = "interrupted"
             self.error = "stopped on request before every batch was sent"

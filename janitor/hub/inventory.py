@@ -10,6 +10,7 @@ yielded in the listing's order (by name), with at most ``2 * concurrency`` of th
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -19,10 +20,12 @@ from datetime import datetime
 from typing import TypeVar
 
 from janitor.hub.client import HubClient
+from janitor.hub.errors import IncompleteListing
 from janitor.hub.models import Image, Repository, RepositoryInventory, Tag, TagRef
 
 __all__ = [
     "build_repository_inventory",
+    "fetch_in_order",
     "fold_children",
     "iter_inventory",
     "tag_size",
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger("janitor.hub")
 
 
 class _Stopped(Exception):
@@ -161,6 +165,52 @@ def build_repository_inventory(
     return RepositoryInventory(repository=repository, images=tuple(folded))
 
 
+def fetch_in_order(
+    repositories: Iterable[Repository],
+    fetch: Callable[[Repository, threading.Event], RepositoryInventory],
+    *,
+    concurrency: int,
+    thread_name: str,
+) -> Generator[RepositoryInventory, None, None]:
+    """``fetch`` each repository, ``concurrency`` at once, yielding them in the listing's order
+    with at most ``2 * concurrency`` in memory; a name the paging repeats is fetched once.
+
+    A repository whose listing does not add up even when read again (``IncompleteListing``)
+    comes back *refused*, without images: janitor never plans or deletes from it, and the rest
+    of the namespace goes on. Any other error of a repository's fetch is raised when its turn
+    comes; closing the iterator early stops the workers at their next page."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    stop = threading.Event()
+    pending: deque[Future[RepositoryInventory]] = deque()
+    names: set[str] = set()
+
+    def fetch_or_refuse(repository: Repository) -> RepositoryInventory:
+        try:
+            return fetch(repository, stop)
+        except IncompleteListing as exc:
+            log.warning(
+                "%s/%s is not planned: %s", repository.namespace, repository.name, exc.summary
+            )
+            return RepositoryInventory(repository=repository, images=(), refused=exc.summary)
+
+    with ThreadPoolExecutor(concurrency, thread_name_prefix=thread_name) as pool:
+        try:
+            for repository in repositories:
+                if repository.name in names:
+                    continue  # a repository repeated by paging under concurrent changes
+                names.add(repository.name)
+                pending.append(pool.submit(fetch_or_refuse, repository))
+                while len(pending) >= 2 * concurrency:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            stop.set()
+            for future in pending:
+                future.cancel()
+
+
 def iter_inventory(
     client: HubClient,
     namespace: str,
@@ -169,37 +219,13 @@ def iter_inventory(
     concurrency: int = 4,
     with_tags: bool = True,
 ) -> Generator[RepositoryInventory, None, None]:
-    """The inventory of ``namespace``, one repository at a time, in name order.
-
-    Errors of a repository's fetch are raised when its turn comes; closing the iterator early
-    stops the workers at their next page.
-    """
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
-    stop = threading.Event()
-    pending: deque[Future[RepositoryInventory]] = deque()
-    window = 2 * concurrency
-    names: set[str] = set()
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="janitor-inventory") as pool:
-        try:
-            for repository in client.iter_repositories(namespace):
-                if repository.name in names or not repositories(repository.name):
-                    continue  # a repository repeated by paging under concurrent changes
-                names.add(repository.name)
-                pending.append(
-                    pool.submit(
-                        build_repository_inventory,
-                        client,
-                        repository,
-                        with_tags=with_tags,
-                        stop=stop,
-                    )
-                )
-                while len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            stop.set()
-            for future in pending:
-                future.cancel()
+    """The inventory of ``namespace``, one repository at a time, in the listing's order (see
+    :func:`fetch_in_order` for refused repositories and errors)."""
+    return fetch_in_order(
+        (r for r in client.iter_repositories(namespace) if repositories(r.name)),
+        lambda repository, stop: build_repository_inventory(
+            client, repository, with_tags=with_tags, stop=stop
+        ),
+        concurrency=concurrency,
+        thread_name="janitor-inventory",
+    )

@@ -97,6 +97,9 @@ class RepositoryInventory:
     images: tuple[Image, ...]
     notes: tuple[str, ...] = ()
     """What janitor could not see in this repository (for the run record and the report)."""
+    refused: str | None = None
+    """Why janitor refuses to plan this repository (its listing did not add up even when read
+    again); a refused repository has no images, and nothing in it is deleted."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,8 @@ class Run(Base):
     report_path: Mapped[str | None] = mapped_column(Text)
     plan_hash: Mapped[str | None] = mapped_column(String(80))
     """The sha256 of the saved plan a ``janitor apply`` run applied."""
+    notes: Mapped[str | None] = mapped_column(Text)
+    """What the run could not see or refused to plan, one line each (None: nothing)."""
 
     # RunMetrics, one column per field
     repositories_scanned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -209,4 +209,5 @@ def to_record(row: Row[Any]) -> RunRecord:
         heartbeat_at=m["heartbeat_at"],
         report_path=m["report_path"],
         plan_hash=m["plan_hash"],
+        notes=tuple(m["notes"].splitlines()) if m["notes"] else (),
     )

@@ -295,6 +295,13 @@ class Store:
         assert record is not None
         return record
 
+    def set_notes(self, run_id: int, notes: Sequence[str]) -> None:
+        """Record what the run could not see or refused to plan (one line each)."""
+        text = "\n".join(" ".join(note.split()) for note in notes) or None
+        with self._connection(f"recording run {run_id}'s notes") as conn:
+            if not runs.update_run(conn, run_id, notes=text):
+                raise _no_run(run_id)
+
     def set_report_path(self, run_id: int, path: str) -> None:
         with self._connection(f"recording run {run_id}'s report") as conn:
             if not runs.update_run(conn, run_id, report_path=str(path)):

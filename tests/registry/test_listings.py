@@ -18,7 +18,7 @@ from janitor.engine import run_once
 from janitor.hub.client import HubClient
 from janitor.hub.errors import IncompleteListing
 
-from .conftest import World, digest, hub_client, seed, serve
+from .conftest import World, digest, hub_client, seed, serve, top_level
 
 NOW = datetime.now(UTC)
 
@@ -89,12 +89,25 @@ def test_a_short_repository_listing_fails_at_its_end(emulator: RunningEmulator) 
 
 
 def test_a_run_never_deletes_from_an_incomplete_listing(world: World) -> None:
+    """A repository whose listing does not add up twice is refused on its own: nothing in it
+    is deleted, the rest of the namespace is cleaned, and the run ends failed, naming it, with
+    the refusal kept in the run's notes."""
     world.hub.faults.add(Fault("drop_row", path="/web/tags", times=2))
+    web_before = top_level(world.hub, "web")
     record = run_once(world.context(), world.policy(), trigger="cli", dry_run=False)
     assert record.status == "failed"
-    assert "tags listing of acme/web did not add up twice" in (record.error or "")
+    assert "acme/web" in (record.error or "") and "did not add up" in (record.error or "")
+    stored = world.store.get_run(record.id)
+    assert stored is not None
+    assert any(
+        "acme/web was not planned" in n and "tags listing of acme/web did not add up twice" in n
+        for n in stored.notes
+    ), stored.notes
     deletes = [e for e in world.hub.log.entries() if e.method == "DELETE"]
-    assert deletes == []
+    assert not [e for e in deletes if "/web/" in e.path]
+    assert top_level(world.hub, "web") == web_before
+    assert [e for e in deletes if "/api/" in e.path]  # the rest of the namespace was cleaned
+    assert record.metrics.deleted > 0
 
 
 def test_an_emulator_like_hub_caps_page_size_silently(big: RunningEmulator) -> None:
