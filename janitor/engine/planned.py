@@ -54,6 +54,7 @@ class Planned:
     sized: bytes  # 1 where the size is known
     entry: bytes  # the number of the image's (entry, current_tag, active_from) in Entries
     tags: dict[int, tuple[str, ...]]  # position -> current tags, for the tagged images only
+    subjects: dict[int, str]  # position -> the image a companion is deleted with (companions only)
 
     @classmethod
     def of(
@@ -72,6 +73,7 @@ class Planned:
             sized=bytes(d.image.size is not None for d in deletes),
             entry=bytes(numbers),
             tags={i: d.image.current_tags for i, d in enumerate(deletes) if d.image.current_tags},
+            subjects={i: d.subject for i, d in enumerate(deletes) if d.subject is not None},
         )
 
     def digest(self, i: int) -> str:
@@ -99,6 +101,7 @@ class Planned:
                     selected_by=selected_by,
                     current_tag=current_tag,
                     active_from=active_from,
+                    subject=self.subjects.get(i),
                 )
             )
         return tuple(out)

@@ -428,7 +428,7 @@ def follow_subjects(
         image, found = pending[digest]
         subjects = [d for d in map(resolve, dict.fromkeys(link.subject for link in found)) if d]
         if subjects:
-            decision = _follow(image, found, subjects, protect)
+            decision = _follow(image, found, subjects, protect, bound.now)
         else:
             decision = _orphan(image, found, bound, protect)
         known[digest] = decision
@@ -443,7 +443,11 @@ def follow_subjects(
 
 
 def _follow(
-    image: Image, found: tuple[Link, ...], subjects: Sequence[Decision], protect: ProtectList | None
+    image: Image,
+    found: tuple[Link, ...],
+    subjects: Sequence[Decision],
+    protect: ProtectList | None,
+    now: datetime,
 ) -> Decision:
     what = describe(found)
     first = subjects[0]
@@ -461,7 +465,9 @@ def _follow(
         first.selected_by,
         (),
         "delete",  # its tags only name its subject: they go with it
-        None,  # whether it was pulled lately does not matter once its subject is gone
+        # Its own pulls before the plan do not matter once its subject is gone (verifying an
+        # image pulls its signature); one pulled after the plan is skipped as active.
+        now,
         first.image.digest,
     )
 

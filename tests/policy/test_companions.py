@@ -14,6 +14,7 @@ from janitor.policy.companions import link_of, links
 from janitor.policy.protect import ProtectList
 
 from .helpers import image, judge, make_policy
+from .strategies import NOW
 
 SUBJECT = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -58,7 +59,7 @@ def test_a_deleted_image_takes_its_signature_and_attestation_with_it() -> None:
         assert d.verdict == "delete"
         assert d.subject == SUBJECT
         assert d.selected_by == "old"
-        assert d.current_tag == "delete" and d.active_from is None
+        assert d.current_tag == "delete" and d.active_from == NOW
         assert d.reasons == (f"{kind} of sha256:aaaaaaaaaaaa (deleted with it)",)
 
 
@@ -208,9 +209,8 @@ def test_the_plan_shows_companions_under_their_subject_and_the_tags_to_remove() 
     from janitor.policy.render import plan_table, plan_to_json
 
     from .helpers import inventory
-    from .strategies import NOW
 
-    policy = make_policy(OLD_UNTAGGED_OR_PR + [UNTAG])
+    policy = make_policy([*OLD_UNTAGGED_OR_PR, UNTAG])
     inv = inventory(
         image("0" * 64, tags=["v1", "pr-9"], pushed=1),
         companion("1111", SUBJECT, ".sig", pushed=1),
