@@ -152,3 +152,66 @@ def test_orphans_go_only_with_an_orphaned_companions_entry(setup: Setup) -> None
     assert items[ORPHAN_SIG].selected_by == "orphans"
     assert ORPHAN_SIG not in top_level(setup.emu, "web")
     assert LATEST_SIG in top_level(setup.emu, "web")
+
+
+# --------------------------------------------------------------------------- untag
+
+UNTAG_POLICY = """
+name: cleanup
+namespace: acme
+mode: delete
+select:
+  - name: drop-pr
+    action: untag
+    tags: ["pr-*"]{extra}
+limits: {{max_deletes: {max_deletes}}}
+"""
+
+
+def current_tags(setup: Setup, repository: str) -> dict[str, set[str]]:
+    return {i.digest: set(i.current_tags) for i in setup.emu.state.images("acme", repository)}
+
+
+def untag_run(
+    setup: Setup, *, dry_run: bool = False, extra: str = "", max_deletes: int = 100
+) -> RunRecord:
+    policy = write_policy(
+        setup.folder, text=UNTAG_POLICY.format(extra=extra, max_deletes=max_deletes)
+    )
+    return run_once(setup.context, policy, trigger="manual", dry_run=dry_run)
+
+
+def test_untag_removes_exactly_the_matched_tags_and_never_the_last_one(setup: Setup) -> None:
+    from tests.registry.conftest import APR, ASTABLE, PR1
+
+    before = current_tags(setup, "api") | current_tags(setup, "web")
+    record = untag_run(setup)
+    assert record.status == "succeeded", record.error
+    after = current_tags(setup, "api") | current_tags(setup, "web")
+    assert after[ASTABLE] == {"stable"}  # pr-2 removed, the image stays
+    assert after[APR] == {"pr-9"} and after[PR1] == {"pr-1"}  # their last tag stays
+    assert {d: t for d, t in after.items() if d != ASTABLE} == {
+        d: t for d, t in before.items() if d != ASTABLE
+    }
+    items = setup.items(record.id)
+    assert (items[ASTABLE].outcome, items[ASTABLE].hub_code) == ("kept", "untagged")
+    assert items[ASTABLE].detail == "removed tag 'pr-2'"
+    assert record.metrics.deleted == 0
+
+
+def test_untag_with_allow_last_tag_and_its_dry_run_and_limits(setup: Setup) -> None:
+    from tests.registry.conftest import APR, PR1
+
+    extra = "\n    allow_last_tag: true"
+    before = current_tags(setup, "api") | current_tags(setup, "web")
+    dry = untag_run(setup, dry_run=True, extra=extra)
+    assert current_tags(setup, "api") | current_tags(setup, "web") == before
+    assert setup.items(dry.id)[APR].hub_code == "would_untag"
+    refused = untag_run(setup, extra=extra, max_deletes=2)  # 3 tags to remove
+    assert refused.status == "failed" and "remove 3 tags" in (refused.error or "")
+    assert current_tags(setup, "api") | current_tags(setup, "web") == before
+    done = untag_run(setup, extra=extra)
+    assert done.status == "succeeded", done.error
+    after = current_tags(setup, "api") | current_tags(setup, "web")
+    assert after[APR] == set() and after[PR1] == set()
+    assert APR in {i.digest for i in setup.emu.state.images("acme", "api")}  # the image stays
