@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from janitor.backends import Backend
 from janitor.backends.tag_removal import RemovedTag, TagRemoval
-from janitor.records import Outcome, OutcomeRow
+from janitor.records import UNTAGGED, WOULD_UNTAG, Outcome, OutcomeRow
 
 PlannedUntags = list[tuple[str, list[TagRemoval]]]
 """(repository, the removals planned in it)."""
@@ -76,7 +76,7 @@ def _rows(repository: str, done: Sequence[RemovedTag]) -> list[OutcomeRow]:
         outcome: Outcome
         code: str | None
         if worst in ("untagged", "would_untag"):
-            outcome, code = "kept", worst
+            outcome, code = "kept", UNTAGGED if worst == "untagged" else WOULD_UNTAG
         elif worst == "skipped":
             outcome, code = "skipped_warning", "untag_skipped"
         else:

@@ -105,6 +105,14 @@ def _fault(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
     "registry that deletes a tagged manifest with its tags, manifest GETs as pulls, tag DELETE "
     "on hub-tool's path only, the manifests listing (untagged images).",
 )
+@click.option(
+    "--signed-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="With --generate: the fraction of tagged images that get a cosign signature "
+    "(sha256-<hex>.sig, half of them an attestation .att too), as images of their own.",
+)
 def serve(
     seed_file: Path | None,
     size: str | None,
@@ -118,6 +126,7 @@ def serve(
     tag_shape: str,
     token_ttl: float,
     like_hub: bool,
+    signed_fraction: float,
 ) -> None:
     """Serve an emulated Docker Hub until interrupted (SIGINT or SIGTERM)."""
     if (seed_file is None) == (size is None):
@@ -140,6 +149,7 @@ def serve(
             repos=int(match.group(1)),
             images=int(match.group(2)),
             seed=random_seed,
+            signed_fraction=signed_fraction,
         )
     config = (EmulatorConfig.like_hub if like_hub else EmulatorConfig)(
         rate_limit=rate_limit,
