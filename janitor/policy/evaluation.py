@@ -423,6 +423,9 @@ def follow_subjects(
         known.setdefault(d.image.digest, d)
         for child in d.image.children:
             known.setdefault(child, d)
+    # By digest: the result must not depend on the inventory's order (a cycle of companions,
+    # which real digests never form, is cut where the first of them in digest order starts).
+    companions = sorted(companions, key=lambda c: c[0].digest)
     pending = {image.digest: (image, found) for image, found in companions}
     busy: set[str] = set()
 

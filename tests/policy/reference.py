@@ -119,7 +119,11 @@ def judge(data: dict[str, Any], inv: RepositoryInventory, now: datetime) -> dict
     """digest -> Verdict for a policy document ``data`` (as strategies.policy_data makes)."""
     children = {c for im in inv.images for c in im.children if c != im.digest}
     listed = [im for im in inv.images if im.digest not in children]
-    companions = {im.digest: im for im in listed if subjects_of(im) is not None}
+    companions = {
+        im.digest: im
+        for im in sorted(listed, key=lambda im: im.digest)
+        if subjects_of(im) is not None
+    }
     judged = [im for im in listed if im.digest not in companions]
     select = [
         (entry.get("name", f"select[{i}]"), entry)

@@ -231,3 +231,12 @@ def test_the_plan_shows_companions_under_their_subject_and_the_tags_to_remove() 
     assert images["1111"]["subject"] == SUBJECT
     assert images["0000"]["untag"] == ["pr-9"]
     assert body["totals"]["tags_to_remove"] == 1
+
+
+def test_a_cycle_of_companions_does_not_depend_on_the_inventory_order() -> None:
+    first = "sha256:" + "1" * 64
+    second = "sha256:" + "2" * 64
+    policy = make_policy([{"orphaned_companions": True}])
+    a = image(first, tags=["sha256-" + "2" * 64 + ".sig"])
+    b = image(second, tags=["sha256-" + "1" * 64 + ".sig"])
+    assert judge(policy, a, b) == judge(policy, b, a)
