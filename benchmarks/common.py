@@ -314,7 +314,7 @@ def load_engine(patches: Sequence[Path] = ()) -> ModuleType:
             )
         # Modules of the package only (a diff may also update tests); dependencies first.
         modules = [t for t in dict.fromkeys(targets) if t.startswith("janitor/")]
-        for target in sorted(modules, key=lambda t: t.endswith("engine.py")):
+        for target in sorted(modules, key=lambda t: t.startswith("janitor/engine/")):
             name = target.removesuffix(".py").replace("/", ".")
             spec = importlib.util.spec_from_file_location(name, folder / target)
             assert spec is not None and spec.loader is not None

@@ -21,6 +21,7 @@ from typing import Literal, TypedDict
 import httpx
 
 from janitor.errors import ConfigError
+from janitor.fileio import CONFIG_LIMIT, SECRET_LIMIT, FileInputError, read_text_capped
 
 DEFAULT_HUB_URL = "https://hub.docker.com"
 DEFAULT_REGISTRY_URL = "https://registry-1.docker.io"
@@ -90,6 +91,10 @@ class Settings:
     plan_max_age: str = "7d"
     """How old a saved plan may be for ``janitor apply`` (JANITOR_PLAN_MAX_AGE): a duration as
     policies write them, read by ``janitor.plans.apply`` (config does not import policies)."""
+    unconfirmed_grace_seconds: int = 900
+    """How long a real delete whose answer was never read stays ``unconfirmed`` before a later
+    run's listing that still shows the image may settle it as not deleted (Hub may apply a
+    delete late, after the process that sent it died)."""
     timeout: float = 30.0
     registry_auth_hosts: tuple[str, ...] = ()
     """Hosts besides the registry's own (and auth.docker.io for Docker's registry) whose token
@@ -137,6 +142,7 @@ _KEYS: dict[str, str] = {
     "batch_size": "JANITOR_BATCH_SIZE",
     "require_apply": "JANITOR_REQUIRE_APPLY",
     "stale_after_seconds": "JANITOR_STALE_AFTER_SECONDS",
+    "unconfirmed_grace_seconds": "JANITOR_UNCONFIRMED_GRACE_SECONDS",
     "timeout": "JANITOR_TIMEOUT",
     "protect": "JANITOR_PROTECT",
     "plan_max_age": "JANITOR_PLAN_MAX_AGE",
@@ -161,6 +167,7 @@ _SMTP_KEYS = {
     "smtp_password_file": "JANITOR_SMTP_PASSWORD_FILE",
     "smtp_from": "JANITOR_SMTP_FROM",
     "smtp_security": "JANITOR_SMTP_SECURITY",
+    "smtp_timeout": "JANITOR_SMTP_TIMEOUT",
 }
 
 
@@ -201,27 +208,29 @@ def _list(value: str) -> tuple[str, ...]:
 
 def _read_secret_file(name: str, path: str) -> Secret:
     try:
-        text = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError:  # not UTF-8, or a NUL in the path: never show the content
-        raise ConfigError(f"{name}: {path!r} is not a readable UTF-8 text file") from None
+        text = read_text_capped(Path(path).expanduser(), limit=SECRET_LIMIT).strip()
+    except FileInputError as exc:  # names the file and the problem, never the content
+        raise ConfigError(f"{name}: {exc}") from None
     if not text:
         raise ConfigError(f"{name}: {path} is empty")
     return Secret(text)
 
 
-def _load_toml(path: Path) -> dict[str, str]:
+def _load_toml(path: Path, source: str) -> dict[str, str]:
+    """The settings of the TOML file at ``path``; ``source`` names where the path came from
+    (``--config``, ``JANITOR_CONFIG``) in errors."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
-    except ValueError:  # not UTF-8, or a NUL in the path
-        raise ConfigError(f"{path!r}: the config file is not readable UTF-8 text") from None
+        text = read_text_capped(path, limit=CONFIG_LIMIT)
+    except FileInputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits)
+        raise ConfigError(f"{path}: not valid TOML: a number is too long") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     known = set(_KEYS) | set(_SMTP_KEYS)
     values: dict[str, str] = {}
     for key, value in data.items():
@@ -281,18 +290,13 @@ def _path(name: str, value: str | Path) -> Path:
 
 
 def _database_url(value: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from janitor.store.database import parse_url
+    from janitor.store.errors import StoreError
 
     try:
-        backend = make_url(value).get_backend_name()
-    except (ArgumentError, ValueError):  # never repeat the URL: it may hold a password
-        raise ConfigError("JANITOR_DATABASE_URL: the URL cannot be parsed") from None
-    if backend not in ("sqlite", "postgresql", "postgres"):
-        raise ConfigError(
-            f"JANITOR_DATABASE_URL: janitor speaks SQLite (sqlite:///path/janitor.db) and "
-            f"PostgreSQL (postgresql://...), not {backend!r}"
-        )
+        parse_url(value)  # the store's own checks: it parses, its driver is installed
+    except StoreError as exc:  # never repeats the URL: it may hold a password
+        raise ConfigError(f"JANITOR_DATABASE_URL: {exc}") from None
     return value
 
 
@@ -311,12 +315,14 @@ def load_settings(
 ) -> Settings:
     """Build the settings; raises ConfigError naming the variable or key at fault."""
     env = dict(os.environ if env is None else env)
-    file_path = config_file or (Path(env["JANITOR_CONFIG"]) if env.get("JANITOR_CONFIG") else None)
+    file_path, source = config_file, "--config"
+    if file_path is None and env.get("JANITOR_CONFIG"):
+        file_path, source = _path("JANITOR_CONFIG", env["JANITOR_CONFIG"]), "JANITOR_CONFIG"
     if file_path is None and Path("janitor.toml").is_file():
-        file_path = Path("janitor.toml")
+        file_path, source = Path("janitor.toml"), "config file"
     raw: dict[str, str] = {}
     if file_path is not None:
-        from_file = _load_toml(file_path)
+        from_file = _load_toml(file_path, source)
         raw.update({_KEYS.get(k) or _SMTP_KEYS[k]: v for k, v in from_file.items()})
     raw.update({k: v for k, v in env.items() if k.startswith("JANITOR_")})
     # Export file-held SMTP settings for SmtpSettings.from_env.
@@ -405,6 +411,12 @@ def _build(raw: Mapping[str, str], env: Mapping[str, str], smtp_env: dict[str, s
         ),
         protect=_path("JANITOR_PROTECT", protect) if (protect := get("protect")) else None,
         plan_max_age=(get("plan_max_age") or "7d").strip(),
+        unconfirmed_grace_seconds=_int(
+            "JANITOR_UNCONFIRMED_GRACE_SECONDS",
+            get("unconfirmed_grace_seconds") or "900",
+            minimum=0,
+            maximum=30 * 86400,
+        ),
         timeout=float(_int("JANITOR_TIMEOUT", get("timeout") or "30", minimum=1, maximum=600)),
         registry_auth_hosts=tuple(h.lower().rstrip(".") for h in auth_hosts),
         max_wait_seconds=float(
@@ -445,7 +457,7 @@ def _service_ux(get: Callable[[str], str | None]) -> _ServiceUx:
     notify_text = get("notify")
     if notify_text is None and (path := get("notify_file")) is not None:
         notify_text = _read_secret_file("JANITOR_NOTIFY_FILE", path).reveal()
-    from janitor.notify import parse_notify_urls
+    from janitor.apprise_urls import parse_notify_urls
 
     try:
         urls = parse_notify_urls(notify_text or "")

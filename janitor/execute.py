@@ -20,7 +20,9 @@ An image the re-check still finds is recorded ``error`` (not deleted) only when 
 call (its work on it was over); when no answer came (a timeout, a dropped connection, a gateway's
 502/504) Hub may still apply the delete after the re-check, so the image stays ``unconfirmed``
 and a later run settles it from its own listing. The same re-check follows a real delete that Hub
-accepted while reporting ``manifest_errors``: janitor never claims a delete it has no evidence of.
+accepted with metrics that disagree with what was sent (``manifest_errors``, fewer manifest
+deletes than images, more deletes than the images hold): janitor never claims a delete it has no
+evidence of, and never stores metrics larger than what was sent.
 Each real call is logged (INFO, one line with every digest) before it is sent, after its images
 were recorded as ``sending``.
 """
@@ -31,13 +33,13 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from janitor.follow import after_subjects
 from janitor.hub.errors import HubError, HubTransportError
-from janitor.hub.models import DeleteResult, DeleteWarning, ManifestRef
+from janitor.hub.models import DeleteMetrics, DeleteResult, DeleteWarning, ManifestRef
 from janitor.plan import Decision
 from janitor.policy.protect import ProtectList
 from janitor.records import HubMetrics, Outcome
@@ -144,6 +146,9 @@ class Executor:
     totals: ExecutionTotals = field(default_factory=ExecutionTotals)
     protect: ProtectList | None = None
     """The protect list, checked once more right before each batch is sent."""
+    claim_gone: Callable[[str, str], str | None] | None = None
+    """For a ``not_found``: whether an earlier run's delete of that image took effect (settling
+    it, and giving what to record instead of an error); None: no earlier run sent one."""
     _sizes: dict[tuple[str, str], int | None] = field(default_factory=dict)
     _outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
 
@@ -213,6 +218,9 @@ class Executor:
             return
 
         accepted: dict[str, DeleteWarning] = {}
+        # Hub's own count of what deleting the whole batch removes (its platform manifests too,
+        # which the listing may not show): the most a real delete of the batch may report.
+        most = first.metrics if first.accepted else None
         if first.accepted:
             if self.dry_run:
                 self.totals.add_hub_metrics(first)
@@ -283,22 +291,25 @@ class Executor:
                 self._fail(repository, list(remaining.values()), exc, stage="delete")
                 return
             if result.accepted:
-                self.totals.add_hub_metrics(result)
-                failed = result.metrics.manifest_errors if result.metrics else 0
-                if not self.dry_run and failed:
-                    # Hub took the call but says some manifests were not deleted, without
-                    # naming them: ask which images are gone rather than claim them all.
-                    decided.extend(
-                        self._recheck(
-                            repository,
-                            remaining,
-                            active_from,
-                            f"Hub accepted the delete but reported {failed} manifest error(s)",
-                            answered=True,
-                        )
+                if most is not None and len(remaining) != len(batch):
+                    most = None  # Hub's count was for the whole batch
+                disagreement = None if self.dry_run else _disagreement(result, remaining, most)
+                if disagreement is not None:
+                    # Hub took the call, but its metrics do not match what was sent (manifest
+                    # errors, fewer deletes than images, more than the images hold): ask which
+                    # images are gone rather than claim them all.
+                    checked = self._recheck(
+                        repository, remaining, active_from, disagreement, answered=True
+                    )
+                    decided.extend(checked)
+                    gone = [d for d, outcome, *_ in checked if outcome == "deleted"]
+                    all_gone = most if most is not None and len(gone) == len(batch) else None
+                    self.totals.add_hub_metrics(
+                        _bounded(result, gone, list(remaining.values()), all_gone)
                     )
                     remaining.clear()
                     break
+                self.totals.add_hub_metrics(result)
                 for digest, d in remaining.items():
                     warning = accepted.get(digest)
                     kept_detail: str | None = (
@@ -374,7 +385,16 @@ class Executor:
         """Take the images Hub named out of ``remaining``; return the warnings accepted."""
         for error in result.errors:
             decision = remaining.pop(error.digest, None)
-            if decision is not None:
+            if decision is None:
+                continue
+            gone = (
+                self.claim_gone(decision.image.repository, error.digest)
+                if error.error == "not_found" and self.claim_gone is not None
+                else None
+            )
+            if gone is not None:
+                decided.append((decision, "not_attempted", gone, error.error))
+            else:
                 decided.append((decision, "error", f"Hub: {error.error} ({stage})", error.error))
         accepted: dict[str, DeleteWarning] = {}
         refused: set[str] = set()
@@ -469,6 +489,64 @@ class Executor:
             self.totals.count(item, d.image.size)
             self._outcomes[(repository, item.digest)] = item.outcome
         self.sink(outcomes)
+
+
+def _most(decisions: Iterable[Decision]) -> DeleteMetrics:
+    """The most a delete of these images can remove as janitor knows them: each image's manifest
+    and its listed platform manifests, and its current tags. (An index whose platform manifests
+    the listing did not show counts as one: where Hub's dry run counted the batch, its count
+    is used instead.)"""
+    images = [d.image for d in decisions]
+    manifests = sum(1 + len(i.children) for i in images)
+    tags = sum(len(i.current_tags) for i in images)
+    return DeleteMetrics(manifests, manifests, tags, tags)
+
+
+def _disagreement(
+    result: DeleteResult, sent: dict[str, Decision], dry_count: DeleteMetrics | None
+) -> str | None:
+    """Why Hub's metrics for a real delete it accepted do not match what was sent (None: they
+    do). Every image sent is at least one manifest deleted; together they hold no more than Hub's
+    dry run counted for them (``dry_count``), or else than ``_most``."""
+    m, most = result.metrics, dry_count or _most(sent.values())
+    if m is None:
+        return "Hub accepted the delete without its metrics"
+    if m.manifest_errors:
+        return f"Hub accepted the delete but reported {m.manifest_errors} manifest error(s)"
+    if m.manifest_deletes < len(sent):
+        return (
+            f"Hub accepted the delete but reported {m.manifest_deletes} manifest delete(s) for "
+            f"{len(sent)} image(s) sent"
+        )
+    if m.manifest_deletes > most.manifest_deletes or m.tag_deletes > most.tag_deletes:
+        return (
+            f"Hub accepted the delete but reported {m.manifest_deletes} manifest and "
+            f"{m.tag_deletes} tag delete(s), more than the {len(sent)} image(s) sent hold "
+            f"(at most {most.manifest_deletes} and {most.tag_deletes})"
+        )
+    return None
+
+
+def _bounded(
+    result: DeleteResult,
+    gone: Sequence[Decision],
+    sent: Sequence[Decision],
+    dry_count: DeleteMetrics | None,
+) -> DeleteResult:
+    """Hub's metrics of a call whose answer disagreed with what was sent, never larger than what
+    a re-check confirmed (deletes: what the images found gone hold, as Hub's dry run counted them
+    when all of them are gone; errors: what was sent)."""
+    m = result.metrics or DeleteMetrics()
+    most_gone, most_sent = dry_count or _most(gone), _most(sent)
+    return replace(
+        result,
+        metrics=DeleteMetrics(
+            manifest_deletes=min(m.manifest_deletes, most_gone.manifest_deletes),
+            manifest_errors=min(m.manifest_errors, most_sent.manifest_errors),
+            tag_deletes=min(m.tag_deletes, most_gone.tag_deletes),
+            tag_errors=min(m.tag_errors, most_sent.tag_errors),
+        ),
+    )
 
 
 GATEWAY_STATUSES = frozenset({502, 504})

@@ -18,6 +18,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from janitor.apprise_urls import (
+    quiet_apprise,
+    url_scheme,
+)
 from janitor.logs import register_secret
 from janitor.records import RunRecord
 from janitor.report.formatting import human_size, number, oneline, plural
@@ -36,17 +40,6 @@ SEND_TIMEOUT = 15.0
 MAX_ATTEMPTS = 20
 """Attempts per queued notification before the outbox gives it up (it stays recorded)."""
 ERROR_LIMIT = 500
-_SPLIT = re.compile(r"[,\s]+")
-_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,31}", re.IGNORECASE)
-
-
-def _quiet_apprise() -> None:
-    """Apprise logs request URLs (and so tokens) at DEBUG, and so does urllib3 under it: keep
-    them out of janitor's log. Reasons for failures come from each result's own entries."""
-    logger = logging.getLogger("apprise")
-    logger.propagate = False
-    logger.setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def _secret_parts(url: str) -> set[str]:
@@ -58,54 +51,21 @@ def _secret_parts(url: str) -> set[str]:
     return {p for p in pieces if len(p) >= 8}
 
 
-def _scheme(url: str) -> str:
-    scheme, sep, _ = url.partition("://")
-    return scheme.lower() if sep and _SCHEME.fullmatch(scheme) else ""
-
-
 def shown_url(url: str) -> str:
     """A notification URL as logs and the dashboard may show it: scheme and (masked) host only,
     e.g. ``slack://T...2/…``; apprise's own privacy form decides what in the host is secret."""
-    scheme = _scheme(url)
+    scheme = url_scheme(url)
     if not scheme:
         return "an entry that is not a URL"
     import apprise
 
-    _quiet_apprise()
+    quiet_apprise()
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     private = plugin.url(privacy=True) if plugin is not None else f"{scheme}://"
     parts = urlsplit(private)
     host = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
     rest = "/…" if (parts.path.strip("/") or "@" in parts.netloc) else ""
     return f"{scheme}://{host}{rest}"
-
-
-def check_notify_url(url: str) -> None:
-    """Raise ValueError (naming only the scheme) unless apprise can notify ``url``."""
-    scheme = _scheme(url)
-    if not scheme:
-        raise ValueError(
-            "an entry is not an apprise URL (expected scheme://..., e.g. slack://... or "
-            "json://host/path)"
-        )
-    import apprise
-
-    _quiet_apprise()
-    if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
-        raise ValueError(
-            f"a {scheme}:// URL that apprise cannot use (unknown service or missing parts; "
-            "see https://github.com/caronc/apprise/wiki)"
-        )
-
-
-def parse_notify_urls(text: str) -> tuple[str, ...]:
-    """Apprise URLs separated by commas or white space, checked, without repeats."""
-    urls: list[str] = []
-    for url in _SPLIT.split(text.strip()):
-        if url and url not in urls:
-            check_notify_url(url)
-            urls.append(url)
-    return tuple(urls)
 
 
 def fingerprint(url: str) -> str:
@@ -199,7 +159,7 @@ def _scrub(text: str, url: str) -> str:
 def apprise_send(url: str, notification: Notification) -> str | None:
     import apprise
 
-    _quiet_apprise()
+    quiet_apprise()
     for part in _secret_parts(url):
         register_secret(part)  # the log's last line of defence
     service = apprise.Apprise()

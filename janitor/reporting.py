@@ -12,6 +12,7 @@ from typing import Literal
 
 from janitor.config import Secret, Settings
 from janitor.errors import ConfigError, JanitorError
+from janitor.fileio import OutputTarget
 from janitor.logs import register_secret
 from janitor.notify import (
     Notification,
@@ -24,7 +25,7 @@ from janitor.notify import (
 from janitor.policy import Policy
 from janitor.records import RunRecord
 from janitor.report import RenderedReport, render_run_report, render_weekly_report
-from janitor.report.files import write_report
+from janitor.report.files import text_twin, write_report, write_report_to
 from janitor.report.mail import Mailer, MailError, SmtpMailer, SmtpSettings
 from janitor.store import Store, StoreError
 
@@ -143,13 +144,13 @@ def write_weekly_report(
     until: datetime,
     now: datetime,
     weeks: int = 8,
-    out: Path | None = None,
+    out: OutputTarget | None = None,
 ) -> tuple[RenderedReport, Path | None]:
     report = weekly_report(store, since=since, until=until, now=now, weeks=weeks)
     path: Path | None = None
     if out is not None:
-        path = write_report(report, out.parent, out.stem)
-    elif report_dir is not None:
+        path = write_report_to(report, out)
+    if path is None and report_dir is not None:  # also kept as a file when --out is no file
         path = write_report(report, report_dir, f"weekly-{until.strftime('%Y%m%d')}")
     return report, path
 
@@ -234,7 +235,7 @@ def retry_outbox(store: Store, mailer: Mailer, *, now: datetime) -> int:
     sent = 0
     for mail in store.pending_mail():
         html = Path(mail.html_path)
-        text = html.with_suffix(".txt")
+        text = text_twin(html)
         try:
             report = RenderedReport(
                 subject=mail.subject,

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from janitor.errors import UsageError
+from janitor.fileio import INVENTORY_LIMIT, FileInputError, OutputTarget, read_text_capped
 from janitor.hub.models import Image, Repository, RepositoryInventory, TagRef
 from janitor.serialize import iso
 
@@ -37,8 +38,11 @@ def image_to_seed(image: Image) -> dict[str, Any]:
     return entry
 
 
-def write_snapshot(inventories: Iterable[RepositoryInventory], namespace: str, path: Path) -> int:
-    """Write the inventories as a seed file; returns the number of images written."""
+def write_snapshot(
+    inventories: Iterable[RepositoryInventory], namespace: str, target: OutputTarget
+) -> int:
+    """Write the inventories as a seed file (JSON when the name given ends in ``.json``, YAML
+    otherwise); returns the number of images written."""
     repositories: dict[str, Any] = {}
     count = 0
     for inventory in inventories:
@@ -48,14 +52,11 @@ def write_snapshot(inventories: Iterable[RepositoryInventory], namespace: str, p
         }
         count += len(inventory.images)
     seed = {"namespaces": {namespace: {"repositories": repositories}}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        if path.suffix == ".json":
+    with target.open() as fh:
+        if target.given.endswith(".json"):
             json.dump(seed, fh, indent=1)
         else:
             yaml.safe_dump(seed, fh, sort_keys=False)
-    tmp.replace(path)
     return count
 
 
@@ -68,13 +69,30 @@ def _time(value: Any, *, now: datetime, where: str) -> datetime | None:
         raise UsageError(f"{where}: {exc}") from None
 
 
+MAX_SIZE = 2**63 - 1
+
+
+def _size(value: Any, *, where: str) -> int | None:
+    """An image's size in bytes, as Hub gives it: a whole number, or nothing."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SIZE:
+        raise UsageError(f"{where}: size: expected a whole number of bytes (0 to 2**63-1)")
+    return value
+
+
 def load_snapshot(path: Path, *, now: datetime | None = None) -> list[RepositoryInventory]:
     """Read a snapshot (or any seed file) into inventories, without a Hub or an emulator."""
     now = now or datetime.now(UTC)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_capped(path, limit=INVENTORY_LIMIT)
+    except FileInputError as exc:
+        raise UsageError(f"--snapshot {exc}") from None
+    try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except RecursionError:
+        raise UsageError(f"{path}: cannot read the snapshot: it is nested too deeply") from None
+    except (ValueError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the snapshot: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("namespaces"), dict):
         raise UsageError(f"{path}: not a snapshot (expected a `namespaces:` mapping)")
@@ -97,7 +115,7 @@ def load_snapshot(path: Path, *, now: datetime | None = None) -> list[Repository
                         ),
                         last_pushed=_time(raw.get("last_pushed"), now=now, where=where),
                         last_pulled=_time(raw.get("last_pulled"), now=now, where=where),
-                        size=raw.get("size"),
+                        size=_size(raw.get("size"), where=where),
                         children=tuple(
                             str(p["digest"]) for p in raw.get("platforms") or [] if p.get("digest")
                         ),

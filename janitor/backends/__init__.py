@@ -15,7 +15,7 @@ nothing outside ``janitor.backends`` knows which backend runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -71,3 +71,12 @@ class Backend(Protocol):
     def close(self) -> None:
         """Close the backend's own clients (never the Hub client it was given)."""
         ...
+
+
+def collect_notes(
+    inventories: Iterable[RepositoryInventory], notes: list[str]
+) -> Iterator[RepositoryInventory]:
+    """The inventories, unchanged; what each says janitor could not see goes to ``notes``."""
+    for inventory in inventories:
+        notes.extend(inventory.notes)
+        yield inventory

@@ -280,12 +280,20 @@ class RegistryBackend:
         each other (read once more when they disagree, then refused). Rows are None, with a
         note saying so, where the manifests listing is not served or not understood."""
         view = read_repository_tags(self.hub, self.registry, namespace, repository, stop=stop)
-        served = self.manifests_listing
-        if served is None:  # not said: probed (once per namespace and process)
-            served = manifests_served(self.hub, namespace, repository)
-        if not served:
-            return view, None, None
         where = f"{namespace}/{repository}"
+        if self.manifests_listing is None:  # not said: probed (once per namespace and process)
+            probe, why = manifests_served(self.hub, namespace, repository)
+            if probe == "not understood":
+                return (
+                    view,
+                    None,
+                    f"untagged images of {where} could not be seen: {why}; planned from the "
+                    "tags listing",
+                )
+            if probe == "absent":
+                return view, None, None
+        elif not self.manifests_listing:
+            return view, None, None
         problem = ""
         for attempt in (1, 2):
             try:
@@ -427,10 +435,13 @@ class RegistryBackend:
                     continue
                 warnings.append(DeleteWarning(repository, digest, "current_tag", current))
                 image = view.image(namespace, repository, digest)
-                if any(
-                    moment is not None and moment >= active_from
-                    for moment in (image.last_pushed, image.last_pulled)
-                ):
+                moments = [image.last_pushed, image.last_pulled]
+                if row_of is not None:  # its own row, and its children's, as the plan saw them
+                    for listed in (digest, *view.children_of.get(digest, ())):
+                        row = row_of.get(listed)
+                        if row is not None:
+                            moments += [row.last_pushed, row.last_pulled]
+                if any(moment is not None and moment >= active_from for moment in moments):
                     warnings.append(DeleteWarning(repository, digest, "is_active"))
                 kids = view.children_of.get(digest, ())
                 targets.append(

@@ -96,6 +96,8 @@ def registry_client(settings: Settings) -> RegistryClient:
         Credentials(settings.hub_username, settings.hub_token.reveal()),
         timeout=settings.timeout,
         verify=not insecure,
+        max_wait=settings.max_wait_seconds,
+        auth_hosts=settings.registry_auth_hosts,
     )
 
 

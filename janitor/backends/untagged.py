@@ -22,6 +22,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError, HubForbidden, HubNotFound, UnknownShape
@@ -33,44 +34,57 @@ log = logging.getLogger("janitor.backends")
 
 _NOT_SERVED = frozenset({403, 404, 405, 410})
 _lock = threading.Lock()
-_probed: dict[tuple[str, str], bool] = {}
+Probe = Literal["served", "absent", "not understood"]
+_probed: dict[tuple[str, str], tuple[Probe, str]] = {}
+_probing: dict[tuple[str, str], threading.Lock] = {}
 
 
 def forget_manifests_probes() -> None:
     with _lock:
         _probed.clear()
+        _probing.clear()
 
 
-def manifests_served(client: HubClient, namespace: str, repository: str) -> bool:
-    """Whether Hub serves the manifests listing in ``namespace``: probed once per Hub URL and
-    namespace and process (as the image-management API is), on the first repository janitor
-    reads. 403, 404, 405 and 410 mean no; so does an answer in a shape janitor does not
-    understand (and the log says so); other failures are raised and not cached."""
+def manifests_served(client: HubClient, namespace: str, repository: str) -> tuple[Probe, str]:
+    """Whether Hub serves the manifests listing in ``namespace``, and why janitor thinks so:
+    probed once per Hub URL and namespace and process (as the image-management API is), on the
+    first repository janitor reads. 403, 404, 405 and 410 mean ``absent``; an answer in a shape
+    janitor does not understand means ``not understood``; other failures are raised and not
+    cached."""
     key = (client.base_url, namespace)
     with _lock:
-        cached = _probed.get(key)
-    if cached is not None:
-        return cached
-    try:
-        client.first_manifests_page(namespace, repository)
-        served, why = True, "Hub serves it"
-    except UnknownShape as exc:
-        served, why = False, f"its answer has a shape janitor does not understand ({exc.summary})"
-    except (HubNotFound, HubForbidden) as exc:
-        served, why = False, f"Hub answers {exc.status}"
-    except HubError as exc:
-        if exc.status not in _NOT_SERVED:
-            raise
-        served, why = False, f"Hub answers {exc.status}"
-    log.info(
-        "namespace %s: Hub's manifests listing (untagged images) %s: %s",
-        namespace,
-        "is used" if served else "is not available, so untagged images cannot be seen",
-        why,
-    )
-    with _lock:
-        _probed[key] = served
-    return served
+        probing = _probing.setdefault(key, threading.Lock())
+    with probing:  # one probe per namespace, also when repositories are read in parallel
+        with _lock:
+            cached = _probed.get(key)
+        if cached is not None:
+            return cached
+        try:
+            client.first_manifests_page(namespace, repository)
+            probe: tuple[Probe, str] = ("served", "Hub serves it")
+        except UnknownShape as exc:
+            probe = (
+                "not understood",
+                f"its answer has a shape janitor does not understand ({exc.summary})",
+            )
+        except (HubNotFound, HubForbidden) as exc:
+            probe = ("absent", f"Hub answers {exc.status}")
+        except HubError as exc:
+            if exc.status not in _NOT_SERVED:
+                raise
+            probe = ("absent", f"Hub answers {exc.status}")
+        log.log(
+            logging.INFO if probe[0] == "served" else logging.WARNING,
+            "namespace %s: Hub's manifests listing (untagged images) %s: %s",
+            namespace,
+            "is used"
+            if probe[0] == "served"
+            else "cannot be used, so untagged images cannot be seen",
+            probe[1],
+        )
+        with _lock:
+            _probed[key] = probe
+        return probe
 
 
 def _latest(*values: datetime | None) -> datetime | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -59,7 +61,13 @@ class App:
                 "JANITOR_HUB_TOKEN is set but JANITOR_HUB_USERNAME is not: Hub needs both"
             )
         try:
-            return HubClient(s.hub_url, credentials, timeout=s.timeout, verify=not s.hub_insecure)
+            return HubClient(
+                s.hub_url,
+                credentials,
+                timeout=s.timeout,
+                verify=not s.hub_insecure,
+                max_wait=s.max_wait_seconds,
+            )
         except ValueError as exc:  # the URL rules of the client (load_settings checks them too)
             raise ConfigError(f"JANITOR_HUB_URL: {exc}") from None
 
@@ -99,6 +107,9 @@ class PathType(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if "\x00" in str(value):
             self.fail("a path cannot contain a NUL character", param, ctx)
+        if not self.dir_okay and isinstance(value, str) and value.endswith("/"):
+            # a trailing slash names a folder; turned into a Path it would silently vanish
+            self.fail(f"{value!r} names a folder; a file is expected here", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -134,6 +145,8 @@ def handle_errors(func: F) -> F:
             ctx.exit(getattr(exc, "exit_code", 1))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:  # the reader of our standard output left
+            quiet_after_broken_pipe()
         except OSError as exc:  # a file janitor was told to read or write
             if verbose:
                 log.exception("%s", exc)
@@ -180,10 +193,32 @@ class JanitorGroup(click.Group):
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)
+        except BrokenPipeError:
+            quiet_after_broken_pipe()
         except Exception as exc:  # outside any command (click's own parsing): still one line
             click.echo(f"error: internal error ({type(exc).__name__}: {one_line(exc)})", err=True)
             sys.exit(1)
+        try:
+            sys.stdout.flush()  # what is still buffered, while a broken pipe can be handled
+        except BrokenPipeError:
+            quiet_after_broken_pipe()
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def quiet_after_broken_pipe() -> NoReturn:
+    """The reader of standard output went away (``janitor runs show 1 | head``): end quietly
+    with the status of a process that SIGPIPE ended (128 + 13), as other Unix tools do, and
+    point standard output at /dev/null so that Python's final flush does not complain (see
+    "Note on SIGPIPE" in Python's signal module documentation)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (a test's captured output)
+        fd = None
+    if fd is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    sys.exit(128 + signal.SIGPIPE)
 
 
 @click.group(cls=JanitorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,10 +11,11 @@ from dateutil import parser as dateparser
 
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
+from janitor.fileio import output_target
 from janitor.plan import Plan
 from janitor.plans.files import output_forms, render_outputs
 from janitor.plans.make import plan_from_hub
-from janitor.plans.saved import SNAPSHOT_BACKEND, plan_document, write_atomically
+from janitor.plans.saved import SNAPSHOT_BACKEND, plan_document
 from janitor.policy import Policy, PolicyError, PolicyLoadError, evaluate, load_policies
 from janitor.policy.render import plan_table, plan_to_json
 from janitor.policy.schema import policy_json_schema
@@ -169,11 +170,14 @@ def plan_command(
         plan_to_files(app, policies, now, outs, out_format, snapshot)
         return
     plans = []
+    notes: list[str] = []  # what janitor could not see (untagged images, where Hub hides them)
     if snapshot is not None:
         plans = snapshot_plans(snapshot, policies, now)
     else:
         with app.hub_client() as client:
-            plans = [plan_from_hub(client, p, app.settings, now)[0] for p in policies]
+            plans = [plan_from_hub(client, p, app.settings, now, notes)[0] for p in policies]
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps([plan_to_json(p) for p in plans], indent=2))
         return
@@ -213,6 +217,8 @@ def plan_to_files(
 ) -> None:
     """`janitor plan --out`: one evaluation per policy, written in each form asked for."""
     targets = output_forms(outs, out_format, len(policies))
+    for out in outs:
+        output_target(out)  # a path janitor must not write is refused before Hub is read
     if snapshot is not None:
         plans = snapshot_plans(snapshot, policies, now)
         documents = [
@@ -230,10 +236,7 @@ def plan_to_files(
                 )
     outputs, plan_hash = render_outputs(documents, targets)
     for path, text in outputs:
-        if str(path) == "-":
-            click.echo(text, nl=False)
-        else:
-            write_atomically(path, text)
+        output_target(path).write_text(text)  # `-`, a FIFO or a device written through
     written = ", ".join(str(path) for path, _ in outputs if str(path) != "-")
     for plan in plans:
         click.echo(

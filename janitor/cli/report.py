@@ -12,7 +12,8 @@ from janitor.cli.app import RUN_ID, App, PathType, cli, handle_errors
 from janitor.cli.policies import parse_as_of
 from janitor.engine import utcnow
 from janitor.errors import UsageError
-from janitor.report.files import write_report
+from janitor.fileio import output_target
+from janitor.report.files import write_report_to
 from janitor.reporting import (
     deliver,
     mailer_from_settings,
@@ -27,8 +28,8 @@ from janitor.reporting import (
 @click.option("--since", help="Weekly: start of the period (ISO 8601; default 7 days ago).")
 @click.option(
     "--out",
-    type=PathType(dir_okay=False, path_type=Path),
-    help="Write the HTML here (a .txt alternative beside it).",
+    type=PathType(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Write the HTML here (a .txt alternative beside it); - for standard output.",
 )
 @click.option("--send", is_flag=True, help="Mail it (JANITOR_SMTP_*) to JANITOR_REPORT_TO.")
 @click.option("--to", "recipients", multiple=True, help="Recipient instead of JANITOR_REPORT_TO.")
@@ -47,14 +48,18 @@ def report_command(
     optionally send it by SMTP."""
     if (run_id is None) == (not weekly):
         raise UsageError("give exactly one of --run ID or --weekly")
+    target = output_target(out) if out is not None else None  # refused before any work
     store, now = app.store(), utcnow()
     kind: Literal["run", "weekly"]
     if weekly:
         start = parse_as_of(since, "--since") if since else now - timedelta(days=7)
         if start >= now:
             raise UsageError("--since must be in the past")
+        # Without a file at --out, a report to send is kept in the report folder too: a failed
+        # send is retried from that file.
+        keep_in = app.settings.report_dir if target is None or send else None
         report, path = write_weekly_report(
-            store, app.settings.report_dir, since=start, until=now, now=now, out=out
+            store, keep_in, since=start, until=now, now=now, out=target
         )
         kind = "weekly"
     else:
@@ -62,10 +67,13 @@ def report_command(
         if store.get_run(run_id) is None:
             raise UsageError(f"no run with id {run_id} (see `janitor runs list`)")
         report, path = write_run_report(store, run_id, app.settings.report_dir, now=now)
-        if out is not None:
-            path = write_report(report, out.parent, out.stem)
+        if target is not None:
+            path = write_report_to(report, target) or path
         kind = "run"
-    click.echo(f"report: {path}")
+    # With the report on standard output, the lines about it go to standard error.
+    to_stderr = target is not None and target.way == "stdout"
+    shown = path if path is not None else target.given if target is not None else ""
+    click.echo(f"report: {shown}", err=to_stderr)
     if send:
         to = list(recipients) or list(app.settings.report_to)
         if not to:
@@ -79,4 +87,4 @@ def report_command(
             raise UsageError(
                 "the report could not be sent (queued for the next attempt; see the log)"
             )
-        click.echo(f"sent to {', '.join(to)}")
+        click.echo(f"sent to {', '.join(to)}", err=to_stderr)

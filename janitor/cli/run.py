@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from janitor.cli.app import App, cli, handle_errors, progress_printer
-from janitor.engine import PolicyBusy, RunContext, run_policy
+from janitor.engine import PolicyBusy, RunContext, decide_mode, run_policy
 from janitor.errors import UsageError
 from janitor.planner import Planner
 from janitor.policy import Policy
@@ -54,6 +54,18 @@ def run_policies(
         progress=progress_printer(not quiet),
     )
     app.hub_client().close()  # a configuration mistake is exit 2 before any run starts
+    modes = [
+        decide_mode(
+            p,
+            dry_run_flag=dry_run_flag,
+            apply_flag=apply_flag,
+            service=False,
+            settings=app.settings,
+        )
+        for p in policies
+    ]
+    if not all(mode.dry_run for mode in modes):
+        ctx.store.check_for_deletes()  # exit 2 before any run, not after the first ones
     mailer = mailer_from_settings(app.settings)
     results = RunResults()
     for policy in policies:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import click
 
 from janitor.cli.app import App, cli, handle_errors
+from janitor.engine import decide_mode
 from janitor.errors import ConfigError, JanitorError, UsageError
 from janitor.policy import Policy, PolicyLoadError
 from janitor.reporting import mailer_from_settings
@@ -35,6 +36,17 @@ def _start_up_checks(app: App) -> tuple[list[Policy], list[str]]:
     except JanitorError as exc:
         errors.append(str(exc))
     try:
+        deletes = any(
+            not decide_mode(
+                p, dry_run_flag=False, apply_flag=False, service=True, settings=app.settings
+            ).dry_run
+            for p in policies
+        )
+        if deletes:
+            app.store().check_for_deletes()
+    except JanitorError as exc:
+        errors.append(str(exc))
+    try:
         report_trigger(app.settings.report_schedule)
     except ConfigError as exc:
         errors.append(str(exc))
@@ -53,7 +65,8 @@ def _start_up_checks(app: App) -> tuple[list[Policy], list[str]]:
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    help="Port of /healthz and /metrics (default: JANITOR_HTTP_PORT, 9464; 0: any free port).",
+    help="Port of the dashboard, /healthz and /metrics (default: JANITOR_HTTP_PORT, 9464; "
+    "0: any free port).",
 )
 @click.option(
     "--host",
@@ -100,9 +113,10 @@ def serve_command(
 ) -> None:
     """Run the policies on their schedules and mail the weekly report, until SIGTERM.
 
-    Deletes for `mode: delete` policies (the deployment is the second key). Serves /healthz and
-    /metrics. SIGTERM/SIGINT: finish the current batch, record, exit. SIGHUP (or `janitor serve
-    --reload`): reload the policies, keeping the old ones if the new ones are invalid. Several
+    Deletes for `mode: delete` policies (the deployment is the second key). Serves the read-only
+    dashboard (off loopback only with JANITOR_HTTP_TOKEN), /healthz and /metrics.
+    SIGTERM/SIGINT: finish the current batch, record, exit. SIGHUP (or `janitor serve --reload`):
+    reload the policies, keeping the old ones if the new ones are invalid. Several
     replicas may share one PostgreSQL store: each scheduled fire runs once.
     """
     ctx = click.get_current_context()

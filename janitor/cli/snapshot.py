@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from janitor.backends import collect_notes
 from janitor.backends.select import namespace_backend
 from janitor.cli.app import App, PathType, cli, handle_errors
 from janitor.errors import UsageError
+from janitor.fileio import output_target
 from janitor.snapshot import write_snapshot
 
 
@@ -18,8 +20,8 @@ from janitor.snapshot import write_snapshot
     "-o",
     "--output",
     required=True,
-    type=PathType(dir_okay=False, path_type=Path),
-    help="File to write (YAML; .json for JSON).",
+    type=PathType(dir_okay=False, path_type=Path, allow_dash=True),
+    help="File to write (YAML; .json for JSON; - for standard output).",
 )
 @click.pass_obj
 @handle_errors
@@ -28,6 +30,7 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
     --snapshot FILE`, or serve it with `janitor emulator serve --seed FILE`."""
     if not namespace or namespace in (".", "..") or "/" in namespace or not namespace.isprintable():
         raise UsageError(f"{namespace!r} is not a Docker Hub namespace")
+    target = output_target(output)  # refused before Hub is read
     with (
         app.hub_client() as client,
         namespace_backend(client, namespace, settings=app.settings) as backend,
@@ -35,5 +38,8 @@ def snapshot_command(app: App, namespace: str, output: Path) -> None:
         inventories = backend.inventory(
             namespace, repositories=lambda name: True, concurrency=app.settings.concurrency
         )
-        count = write_snapshot(inventories, namespace, output)
-    click.echo(f"wrote {count} images of {namespace} to {output}")
+        notes: list[str] = []
+        count = write_snapshot(collect_notes(inventories, notes), namespace, target)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {count} images of {namespace} to {target.given}", err=target.way == "stdout")

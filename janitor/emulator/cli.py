@@ -17,7 +17,12 @@ from janitor.emulator.model import HubState
 from janitor.emulator.seed import SeedError, load_seed
 from janitor.emulator.server import start_emulator
 
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,30})\s*[xX]\s*(\d{1,30})\s*$")
+MAX_REPOS = 100_000
+"""The most repositories --generate makes: 100,000 repository stubs take seconds and ~150 MB."""
+MAX_IMAGES = 100_000
+"""The most images per generated repository: built when the repository is first read, with
+push times that stay within the calendar (a million would reach back past year 1)."""
 
 
 @click.group(name="emulator")
@@ -144,10 +149,17 @@ def serve(
             raise click.BadParameter(
                 "expected REPOSxIMAGES, e.g. 100x1000", param_hint="--generate"
             )
+        repos, images = int(match.group(1)), int(match.group(2))
+        if repos > MAX_REPOS or images > MAX_IMAGES:
+            raise click.BadParameter(
+                f"{repos}x{images} is too large: at most {MAX_REPOS:,} repositories of "
+                f"{MAX_IMAGES:,} images each",
+                param_hint="--generate",
+            )
         state = generate_state(
             namespace=namespace,
-            repos=int(match.group(1)),
-            images=int(match.group(2)),
+            repos=repos,
+            images=images,
             seed=random_seed,
             signed_fraction=signed_fraction,
         )

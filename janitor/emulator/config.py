@@ -92,7 +92,9 @@ class EmulatorConfig:
     access token (403), as they do for some accounts.
     ``manifests_listing``: serve ``GET .../repositories/{repo}/manifests`` (Hub's web UI
     listing, paged by ``last_evaluated_key``); ``manifests_platform_rows``: it also lists an
-    index's platform manifests as rows of their own; ``manifests_page_size``: rows per page.
+    index's platform manifests as rows of their own; ``manifests_page_size``: rows per page;
+    ``manifests_tags_as_text``: a row's ``tags`` as one comma-separated string, a shape janitor
+    does not understand (how a Hub that changed the listing would look to it).
     """
 
     rate_limit: int | None = None
@@ -118,6 +120,7 @@ class EmulatorConfig:
     manifests_listing: bool = False
     manifests_platform_rows: bool = True
     manifests_page_size: int = 100
+    manifests_tags_as_text: bool = False
 
     @classmethod
     def like_hub(cls, **overrides: object) -> EmulatorConfig:

@@ -70,6 +70,7 @@ from janitor.emulator.model import (
     check_immutable_rules,
 )
 from janitor.emulator.timefmt import ZERO_TIME, format_time, parse_seed_time, parse_time
+from janitor.fileio import INVENTORY_LIMIT, FileInputError, read_text_capped
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 NAME_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -87,11 +88,13 @@ def load_seed(source: str | Path | Mapping[str, Any], *, now: datetime | None = 
     else:
         path = Path(source)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SeedError(f"cannot read seed {path}: {exc.strerror}") from None
+            text = read_text_capped(path, limit=INVENTORY_LIMIT)
+        except FileInputError as exc:
+            raise SeedError(f"cannot read seed {exc}") from None
         try:
             data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except RecursionError:
+            raise SeedError(f"{path}: nested too deeply") from None
         except (ValueError, yaml.YAMLError) as exc:
             kind = "JSON" if path.suffix == ".json" else "YAML"
             raise SeedError(f"{path}: not valid {kind}: {exc}") from None
@@ -116,7 +119,7 @@ class _Loader:
         try:
             return HubState(users, namespaces)
         except ValueError as exc:
-            raise SeedError(str(exc)) from None
+            raise SeedError(f"cannot read seed {exc}") from None
 
     def user(self, data: object, where: str) -> User:
         body = _mapping(data, where, {"username", "password", "tokens", "namespaces", "otp"})
@@ -288,8 +291,8 @@ def _str(value: object, where: str) -> str:
 
 
 def _int(value: object, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise SeedError(f"{where}: expected a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**63 - 1:
+        raise SeedError(f"{where}: expected a non-negative integer (at most 2**63-1)")
     return value
 
 

@@ -44,7 +44,8 @@ class Planned:
     ``Decision`` values (image, times, historical tags, reasons: all recorded already) they
     cost about 1 KB each; the executor needs only digest, size, current tags and the selecting
     entry: about 42 bytes each here (a sha256 digest packed in 32 bytes, the size in 8, one byte
-    for the entry, one for whether the size is known; the current tags of the tagged ones).
+    for the entry, one for whether the size is known; the current tags of the tagged ones, the
+    platform manifests of the indexes).
     ``decisions()`` rebuilds the executor's values one repository at a time."""
 
     namespace: str
@@ -55,6 +56,7 @@ class Planned:
     entry: bytes  # the number of the image's (entry, current_tag, active_from) in Entries
     tags: dict[int, tuple[str, ...]]  # position -> current tags, for the tagged images only
     subjects: dict[int, str]  # position -> the image a companion is deleted with (companions only)
+    children: dict[int, tuple[str, ...]]  # position -> platform manifests, for indexes only
 
     @classmethod
     def of(
@@ -74,6 +76,7 @@ class Planned:
             entry=bytes(numbers),
             tags={i: d.image.current_tags for i, d in enumerate(deletes) if d.image.current_tags},
             subjects={i: d.subject for i, d in enumerate(deletes) if d.subject is not None},
+            children={i: d.image.children for i, d in enumerate(deletes) if d.image.children},
         )
 
     def digest(self, i: int) -> str:
@@ -91,6 +94,7 @@ class Planned:
                 digest=self.digest(i),
                 tags=tuple(TagRef(t, True) for t in self.tags.get(i, ())),
                 size=self.sizes[i] if self.sized[i] else None,
+                children=self.children.get(i, ()),
             )
             out.append(
                 Decision(

@@ -55,7 +55,8 @@ def run_policy(
 ) -> PolicyRun:
     """Run ``policy`` once and report it. ``service``: the deployment is the second key of the
     two-key rule, and other runs of this process may be in flight (so they are not recovered).
-    Raises PolicyBusy, having done nothing, when another process holds the policy's lease.
+    Raises PolicyBusy, having done nothing, when another process holds the policy's lease, and
+    ConfigError when the run may delete but the store would not keep its records.
     The run itself never raises for a failed run (see ``run_once``); a report that cannot be
     written or delivered is logged and leaves ``report`` None. ``planner``: where the plan comes
     from (default: the policy's evaluation; `janitor apply`: a saved plan)."""
@@ -68,6 +69,8 @@ def run_policy(
     )
     if mode.note and on_note is not None:
         on_note(mode.note)
+    if not mode.dry_run:
+        ctx.store.check_for_deletes()  # records that vanish with the process: never for deletes
     with _hold_lease(ctx, policy.name, own_runs=not service):
         record = run_once(ctx, policy, trigger=trigger, dry_run=mode.dry_run, planner=planner)
     report = report_run(

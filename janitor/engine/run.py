@@ -13,13 +13,13 @@ import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from janitor.backends import Backend
 from janitor.backends.select import select_backend
 from janitor.engine.context import RunContext
 from janitor.engine.planned import Entries, Planned, expanded
-from janitor.engine.settle import settle, unconfirmed_items
+from janitor.engine.settle import Unconfirmed
 from janitor.errors import JanitorError
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.client import HubClient
@@ -127,6 +127,7 @@ class _Run:
     error: str | None = None
     client: HubClient | None = None
     backend: Backend | None = None
+    unconfirmed: Unconfirmed | None = None
     store_failure: StoreError | None = None
     traffic: tuple[int, int] = (0, 0)  # Hub calls made and 429s met, read when closing
 
@@ -167,7 +168,13 @@ class _Run:
         """List and evaluate the namespace repository by repository, recording every decision
         and settling earlier runs' unconfirmed deletes; returns the counts the limits check."""
         ctx, store, policy = self.ctx, self.ctx.store, self.policy
-        unsettled = unconfirmed_items(store, policy.namespace, self.run_id)
+        self.unconfirmed = unconfirmed = Unconfirmed.load(
+            store,
+            policy.namespace,
+            self.run_id,
+            now=self.started,
+            grace=timedelta(seconds=ctx.settings.unconfirmed_grace_seconds),
+        )
         backend = self._connect()
         counts: list[RepositoryCounts] = []
         for inventory in backend.inventory(
@@ -179,7 +186,7 @@ class _Run:
                 raise _Stopped()
             repo_plan = self.planner.plan(inventory, self.started)
             store.add_decisions(self.run_id, (_record(d) for d in repo_plan.decisions))
-            settle(store, inventory, unsettled, self.run_id)
+            unconfirmed.settle_listing(inventory)
             deletes = repo_plan.to_delete
             if deletes:
                 self.planned.append(
@@ -218,15 +225,15 @@ class _Run:
         violations = check_limits(counts, self.policy)
 
         def sink(outcomes: Sequence[ItemOutcome | OutcomeRow]) -> None:
-            store.set_outcomes(
-                self.run_id,
-                [
-                    (o.repository, o.digest, o.outcome, o.detail, o.hub_code)
-                    if isinstance(o, ItemOutcome)
-                    else o
-                    for o in outcomes
-                ],
-            )
+            rows: list[OutcomeRow] = [
+                (o.repository, o.digest, o.outcome, o.detail, o.hub_code)
+                if isinstance(o, ItemOutcome)
+                else o
+                for o in outcomes
+            ]
+            store.set_outcomes(self.run_id, rows)
+            if self.unconfirmed is not None and not self.dry_run:
+                self.unconfirmed.deleted_here((r[0], r[1]) for r in rows if r[2] == "deleted")
             store.heartbeat(self.run_id, self.ctx.clock())
 
         assert self.backend is not None
@@ -239,6 +246,7 @@ class _Run:
             stop=self.ctx.stop,
             totals=self.totals,
             protect=self.policy.protect,
+            claim_gone=self.unconfirmed.claim_gone if self.unconfirmed else None,
         )
         if violations and not self.dry_run:
             self.status, self.error = "failed", _limit_message(violations)

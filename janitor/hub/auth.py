@@ -3,7 +3,10 @@
 The flow, in the order Hub documents it:
 
 1. ``POST /v2/auth/token`` ``{identifier, secret}`` -> ``access_token`` (10 minutes). The secret
-   may be a password, a personal access token or an organisation access token.
+   may be a password, a personal access token or an organization access token (``dckr_oat_...``);
+   with an organization access token the identifier is the organization's name (the spec's
+   ``identifier``: "If using an organization access token, this must be an organization name"),
+   which janitor takes from ``JANITOR_HUB_USERNAME`` and names in the error when a login fails.
 2. Where that endpoint does not exist (404/405: an older Hub or a proxy), or refuses a password
    while the credentials carry a 2FA code source (``otp``), the deprecated
    ``POST /v2/users/login`` ``{username, password}`` -> ``token``. When 2FA is on, Hub answers 401
@@ -32,13 +35,15 @@ import httpx
 
 from janitor.hub.errors import HubAuthError, HubError, HubProtocolError
 
-__all__ = ["Credentials", "HubAuth", "TokenManager", "jwt_claims", "jwt_lifetime"]
+__all__ = ["Credentials", "HubAuth", "TokenManager", "jwt_claims", "jwt_lifetime", "login_hint"]
 
 log = logging.getLogger("janitor.hub")
 
 DEFAULT_LIFETIME = 600.0  # Hub documents 10 minutes for /v2/auth/token
 RENEW_MARGIN = 60.0  # renew this long before expiry (at most a fifth of the lifetime)
 RELOGIN_GRACE = 30.0  # a token younger than this that gets a 401 is not renewed
+
+OAT_PREFIX = "dckr_oat_"  # an organization access token (createOrgAccessTokenResponse)
 
 AUTH_TOKEN_PATH = "/v2/auth/token"
 LOGIN_PATH = "/v2/users/login"
@@ -69,6 +74,11 @@ class Credentials:
                 f"Docker Hub credentials for user {self.username!r} have no secret "
                 "(JANITOR_HUB_TOKEN or JANITOR_HUB_TOKEN_FILE)"
             )
+
+    @property
+    def organization_token(self) -> bool:
+        """The secret is an organization access token: ``username`` must be the organization."""
+        return self.secret.startswith(OAT_PREFIX)
 
     def __repr__(self) -> str:
         otp = ", otp=<set>" if self.otp is not None else ""
@@ -128,6 +138,18 @@ def jwt_lifetime(token: str, now: float) -> float:
         return DEFAULT_LIFETIME
     lifetime = exp - iat if iat is not None else exp - now
     return lifetime if lifetime > 0 else DEFAULT_LIFETIME
+
+
+def login_hint(credentials: Credentials) -> str:
+    """What to check when Hub or the registry's token service refuses these credentials."""
+    if credentials.organization_token:
+        return (
+            "JANITOR_HUB_TOKEN is an organization access token (dckr_oat_...): it logs in with "
+            f"the organization's name as JANITOR_HUB_USERNAME, which is {credentials.username!r}; "
+            "check that name, that the token is active and unexpired, and that its resources "
+            "and scopes cover the repositories"
+        )
+    return "check JANITOR_HUB_USERNAME and JANITOR_HUB_TOKEN"
 
 
 def _detail(body: Any) -> str | None:
@@ -193,6 +215,8 @@ class TokenManager:
     def _login(self) -> Token:
         user = self.credentials.username
         self._on_secret(self.credentials.secret)
+        if self.credentials.organization_token and self.logins == 0:
+            log.info("logging in to Docker Hub as organization %r with an access token", user)
         if self.endpoint in (None, AUTH_TOKEN_PATH):
             status, body = self._post(
                 AUTH_TOKEN_PATH, {"identifier": user, "secret": self.credentials.secret}
@@ -269,7 +293,7 @@ class TokenManager:
                 url=path,
                 hint="check the one-time code source"
                 if path == TWO_FACTOR_PATH
-                else "check JANITOR_HUB_USERNAME and JANITOR_HUB_TOKEN",
+                else login_hint(self.credentials),
             )
         if status in (403, 404, 405):
             return HubAuthError(
@@ -278,7 +302,9 @@ class TokenManager:
                 message=detail,
                 method="POST",
                 url=path,
-                hint="check JANITOR_HUB_URL points at Docker Hub, and that the account may use "
+                hint=login_hint(self.credentials)
+                if self.credentials.organization_token
+                else "check JANITOR_HUB_URL points at Docker Hub, and that the account may use "
                 "the API (an organisation with SSO needs a personal access token)",
             )
         return HubError(

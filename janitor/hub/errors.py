@@ -9,7 +9,8 @@ their query string and Hub's own text is passed through the client's redaction f
      ├── HubAuthError         401, or a login that cannot complete (wrong secret, 2FA, no code)
      ├── HubForbidden         403 (no access, plan lacks the feature, ``library``, PAT on old paths)
      ├── HubNotFound          404 (unknown namespace/repository, or a retired endpoint)
-     ├── HubRateLimited       429 that outlasted the client's patience
+     ├── HubRateLimited       429s past the client's patience, or a wait asked for past
+     │                        JANITOR_MAX_WAIT_SECONDS (``retry_at``: when to try again)
      ├── HubServerError       5xx
      ├── HubTransportError    no usable HTTP answer: connect failure, timeout, dropped connection
      └── HubProtocolError     an answer janitor cannot read (bad JSON, missing or mistyped fields)

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import httpx
 
-from janitor.hub.auth import Credentials, jwt_claims
+from janitor.hub.auth import Credentials, jwt_claims, login_hint
 from janitor.hub.errors import HubAuthError, HubError, HubForbidden, HubProtocolError, safe_url
 from janitor.hub.transport import Answer, Endpoints, Options, Transport, check_base_url, loopback
 
@@ -486,6 +486,7 @@ class RegistryClient(Endpoints):
                 status=response.status,
                 method="GET",
                 url=challenge.realm,
+                hint=login_hint(self._credentials) if self._credentials else None,
             )
             if response.status == 401:
                 self._auth_failure = error  # never send refused credentials again

@@ -6,7 +6,9 @@ safe lives here, once:
 
 * **Pacing**: a ``RateLimiter`` fed by every answer's rate-limit headers; one per client.
 * **429**: every thread waits until the time the answer names (``X-Retry-After``,
-  ``Retry-After``, else ``X-RateLimit-Reset``); a login is never resent before it.
+  ``Retry-After``, else ``X-RateLimit-Reset``), never less; a login is never resent before it.
+  A wait longer than ``max_wait`` (``JANITOR_MAX_WAIT_SECONDS``) is never started: the call
+  fails at once with ``HubRateLimited`` naming the UTC time it may be retried.
 * **Retries**: a read (``mode="read"``, and a login) is retried with exponential backoff and
   jitter on 5xx, timeouts, dropped connections and unreadable JSON. A write (``mode="once"``)
   is resent only when it provably was not sent or not applied: a connect error (nothing left
@@ -14,10 +16,16 @@ safe lives here, once:
   it once). After a timeout, a dropped connection, a 5xx or an unreadable answer it raises with
   ``maybe_applied=True``: the caller re-checks, never repeats.
 * **TLS**: a certificate that fails verification is final; asking again cannot help.
+* **Deadline and size**: each exchange is read within an overall deadline (httpx's timeouts
+  are per read) and under a size cap (counted decompressed). A deadline overrun is a timeout
+  (a read retries, a write raises ``maybe_applied``); an answer past the cap is refused. The
+  deadline covers the body; a server that drips its status line and headers is bounded only by
+  httpx's per-read timeout and h11's header size limit.
 * **Redaction**: every secret the client learns (a password, a PAT, tokens, 2FA codes) is
-  registered here, and every text or JSON value from the other side that janitor keeps (error
-  messages, ``errinfo``, the bodies of non-2xx answers handed back to the client) goes through
-  ``redact`` before it can reach a log, an exception or the store.
+  registered here (with its JSON, URL and HTTP Basic spellings), and every text or JSON value
+  from the other side that janitor keeps (error messages, ``errinfo``, ``txnid``, every parsed
+  body but the one that issues a token) goes through ``redact`` before it can reach a log, an
+  exception or the store; a message is redacted before it is cut to length.
 * **Counting**: one ``CallStats`` per client, every request and every retry.
 * **Errors**: httpx exceptions and unwanted statuses become the ``errors`` tree, here only.
 """
@@ -187,6 +195,13 @@ class _TooSlow(httpx.ReadTimeout):
         super().__init__(f"no complete answer within {deadline:g} s", request=request)
 
 
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 class Transport:
     """Sends one logical call until it has a usable answer; thread safe.
 
@@ -222,7 +237,7 @@ class Transport:
         self._lock = threading.Lock()  # guards _http, _stats, _secrets
         self._http: httpx.Client | None = None
         self._stats = CallStats()
-        self._secrets: set[str] = set()
+        self._secrets: tuple[str, ...] = ()  # longest first, so no secret is cut by another
 
     # -- lifecycle: connections open on first use and reopen after close() -------------------
 
@@ -267,7 +282,8 @@ class Transport:
             return
         forms = {value, json.dumps(value)[1:-1], quote(value, safe="")}
         with self._lock:
-            self._secrets.update(forms)
+            known = set(self._secrets) | forms
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
 
     def add_credentials(self, username: str, secret: str) -> None:
         """Never show ``secret``, nor the HTTP Basic header that carries it with ``username``."""
@@ -276,20 +292,32 @@ class Transport:
 
     def redact(self, text: str) -> str:
         """The other side's text, minus anything janitor knows to be secret."""
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return _redact(text, self._secrets)
+
+    def _may_hold_secret(self, content: bytes) -> bool:
+        """Whether a parsed body could hold a secret: one of them in the raw text, or any JSON
+        escape (which could spell one out). Most answers have neither, and skip the walk."""
+        if b"\\" in content:
+            return True
+        text = content.decode("utf-8", "replace")
+        return any(secret in text for secret in self._secrets)
 
     def redact_json(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, dict):
-            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.redact_json(v) for v in value]
-        return value
+        """A parsed JSON value with every string (keys included) redacted."""
+        secrets = self._secrets  # one snapshot for the whole value (replaced, never mutated)
+        if not secrets:
+            return value
+
+        def walk(item: Any) -> Any:
+            if isinstance(item, str):
+                return _redact(item, secrets)
+            if isinstance(item, dict):
+                return {_redact(str(k), secrets): walk(v) for k, v in item.items()}
+            if isinstance(item, list):
+                return [walk(v) for v in item]
+            return item
+
+        return walk(value)
 
     # -- one logical call ---------------------------------------------------------------------
 
@@ -401,7 +429,8 @@ class Transport:
                         attempt += 1
                         self._retry(what, endpoint, attempt, "answered unreadable JSON", None)
                         continue
-            if not (issues_secret or mode == "login") or not 200 <= status < 300:
+            keeps_secret = (issues_secret or mode == "login") and 200 <= status < 300
+            if not keeps_secret and self._may_hold_secret(response.content):
                 body = self.redact_json(body)
             return Answer(
                 method=method,

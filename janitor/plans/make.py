@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from janitor.backends import collect_notes
 from janitor.backends.select import namespace_backend
 from janitor.config import Settings
 from janitor.hub.client import HubClient
@@ -13,11 +14,17 @@ from janitor.policy import Policy, evaluate
 
 
 def plan_from_hub(
-    client: HubClient, policy: Policy, settings: Settings, now: datetime
+    client: HubClient,
+    policy: Policy,
+    settings: Settings,
+    now: datetime,
+    notes: list[str] | None = None,
 ) -> tuple[Plan, str]:
-    """The plan of ``policy`` at ``now`` from a fresh listing, and the backend's name."""
+    """The plan of ``policy`` at ``now`` from a fresh listing, and the backend's name; what the
+    backend could not see (untagged images, where Hub hides them) is added to ``notes``."""
     with namespace_backend(client, policy.namespace, settings=settings) as backend:
         inventories = backend.inventory(
             policy.namespace, repositories=policy.covers, concurrency=settings.concurrency
         )
-        return evaluate(inventories, policy, now), backend.name
+        seen = collect_notes(inventories, notes if notes is not None else [])
+        return evaluate(seen, policy, now), backend.name

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +24,7 @@ from typing import Any, Literal
 from dateutil import parser as dateparser
 
 from janitor.errors import UsageError
+from janitor.fileio import INVENTORY_LIMIT, FileInputError, read_capped
 from janitor.plan import Plan
 from janitor.policy import Policy
 from janitor.policy.render import plan_to_json
@@ -108,25 +107,12 @@ def content_hash(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a reviewer never sees half a plan)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def read_saved_plan(path: Path) -> tuple[SavedPlan, str]:
     """The plan in ``path`` and the sha256 of its bytes; :class:`PlanFileError` otherwise."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read the plan: {exc.strerror or exc}") from None
+        data = read_capped(path, limit=INVENTORY_LIMIT)
+    except FileInputError as exc:  # a FIFO, a device, a folder, or larger than a plan can be
+        raise PlanFileError(f"{path}: cannot read the plan: {exc.problem}") from None
     try:
         document = json.loads(data)
     except (ValueError, RecursionError):

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from janitor.policy.errors import shown_number
+
 HINT = "use 90d, 12h, 2w, 6m, 1y or ISO 8601 like P90D"
 
 _SHORT = re.compile(r"([0-9]+)(min|mo|h|d|w|m|y)")
@@ -37,6 +39,7 @@ _ISO = re.compile(
     r"(?:T(?=[0-9])(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?"
 )
 _MAX_DAYS = 100 * 365.2425
+_MAX_DIGITS = 12
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -85,6 +88,8 @@ def parse_duration(value: object) -> Duration:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"expected a duration like 30d, got {_kind(value)} ({HINT})")
     if isinstance(value, (int, float)):
+        if isinstance(value, int) and value.bit_length() > 64:
+            raise ValueError(f"{shown_number(value)} is not a duration ({HINT})")
         raise ValueError(f"{value!r} has no unit: write it as {value}d, {value}h, ... ({HINT})")
     text = value.strip()
     if not text:
@@ -101,6 +106,9 @@ def parse_duration(value: object) -> Duration:
 
 
 def _parse_parts(text: str, original: str) -> tuple[int, int]:
+    if any(len(digits.lstrip("0")) > _MAX_DIGITS for digits in re.findall(r"[0-9]+", text)):
+        # refused before int(): Python will not convert more than 4,300 digits
+        raise ValueError(f"{_shown(original)} is longer than 100 years")
     short = _SHORT.fullmatch(text)
     if short:
         n, unit = int(short.group(1)), short.group(2)
@@ -120,6 +128,10 @@ def _parse_parts(text: str, original: str) -> tuple[int, int]:
     if re.fullmatch(r"\d+[.,]\d+\s*[a-zA-Z]+|P.*[.,].*", text):
         raise ValueError(f"{original!r}: whole numbers only, e.g. 36h instead of 1.5d ({HINT})")
     raise ValueError(f"{original!r} is not a duration ({HINT})")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else f"{text[:37]}...")
 
 
 def _kind(value: object) -> str:

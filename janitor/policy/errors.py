@@ -25,9 +25,17 @@ class PolicyError:
 
     def __str__(self) -> str:
         where = str(self.file) if self.line is None else f"{self.file}:{self.line}"
+        message = self.message
+        if len(message) > MAX_MESSAGE:  # a message quoting a 100,000-character value
+            message = message[: MAX_MESSAGE - 3] + "..."
         if self.field:
-            return one_line(f"{where}: {self.field}: {self.message}")
-        return one_line(f"{where}: {self.message}")
+            return one_line(f"{where}: {self.field}: {message}")
+        return one_line(f"{where}: {message}")
+
+
+MAX_MESSAGE = 300
+"""The longest a mistake's message is shown: enough for any explanation, and a value quoted
+in it (a 100,000-character e-mail address, a cron line of 5,000 digits) is cut short."""
 
 
 def one_line(text: str) -> str:
@@ -60,3 +68,12 @@ class PolicyLoadError(JanitorError, ValueError):
         files = {e.file for e in self.errors}
         n, f = len(self.errors), len(files)
         return f"{n} mistake{'s' if n != 1 else ''} in {f} policy file{'s' if f != 1 else ''}"
+
+
+def shown_number(value: int) -> str:
+    """``value`` as text for a message; a number too long to print (Python refuses to turn more
+    than 4,300 digits into text) is described instead."""
+    if value.bit_length() > 128:
+        sign = "negative " if value < 0 else ""
+        return f"a {sign}number of about {int(value.bit_length() * 0.30103)} digits"
+    return str(value)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from janitor.policy.errors import PolicyError, PolicyLoadError
+from janitor.fileio import POLICY_LIMIT, FileInputError, read_capped
+from janitor.policy.errors import PolicyError, PolicyLoadError, shown_number
 from janitor.policy.model import (
     CONTEXT_ALLOWED_NAMESPACES,
     CONTEXT_NAMES_CHECKED,
@@ -34,8 +36,13 @@ Loc = tuple[str | int, ...]
 Lines = Mapping[Loc, int]
 
 SUFFIXES = (".yaml", ".yml")
-MAX_FILE_BYTES = 1 << 20
-MAX_VALUES = 100_000
+MAX_FILE_BYTES = POLICY_LIMIT
+MAX_VALUES = 10_000
+"""The most values (keys, items, scalars) a policy may hold, aliases expanded. A real policy
+holds a few hundred; the cap is checked while YAML composes the document, so a megabyte of
+``[{}, {}, ...]`` is refused after 10,000 nodes, not after building 350,000 of them."""
+MAX_INTEGER = 2**63 - 1
+"""The largest number a policy may hold (what the store and every formatter can take)."""
 _MEMORY = Path("<memory>")
 _KEYS_HINT = {
     "a policy": "name:, namespace:, select:, ...",
@@ -58,24 +65,25 @@ def load_policies(
     ``_protect.yaml`` when there is one. Raise :class:`PolicyLoadError` with every mistake of
     every file (the protect list's too), including a policy name used twice in the folder."""
     path = Path(path)
-    if path.is_file():
+    if path.is_dir():
+        folder = path
+        # Not only regular files: a FIFO or a device named *.yaml is reported, not skipped.
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in SUFFIXES and not p.name.startswith((".", "_")) and not p.is_dir()
+        )
+        if not files:
+            raise PolicyLoadError(
+                [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
+            )
+    elif path.exists():  # a file, or a FIFO or device the reader will refuse
         folder = path.parent
         if path.name.startswith("_"):
             raise PolicyLoadError(
                 [PolicyError(path, None, "", "files starting with '_' are not policies")]
             )
         files = [path]
-    elif path.is_dir():
-        folder = path
-        files = sorted(
-            p
-            for p in path.iterdir()
-            if p.suffix in SUFFIXES and not p.name.startswith((".", "_")) and p.is_file()
-        )
-        if not files:
-            raise PolicyLoadError(
-                [PolicyError(path, None, "", "holds no policy files (*.yaml, *.yml)")]
-            )
     else:
         raise PolicyLoadError([PolicyError(path, None, "", "no such policy file or folder")])
     errors: list[PolicyError] = []
@@ -259,16 +267,12 @@ def _load_file(path: Path, allowed: Collection[str] | None) -> tuple[Policy, Lin
 
 
 def _read_bytes(path: Path, what: str) -> bytes:
+    """The bytes of ``what`` (a policy, a protect list) at ``path``: a regular file of at most
+    1 MiB (a FIFO, a device or a folder is refused before a byte is read)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise PolicyLoadError(
-                [PolicyError(path, None, "", f"is {size} bytes; {what} file is at most 1 MiB")]
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise PolicyLoadError([PolicyError(path, None, "", f"cannot be read: {reason}")]) from None
+        return read_capped(path, limit=MAX_FILE_BYTES)
+    except FileInputError as exc:
+        raise PolicyLoadError([PolicyError(path, None, "", exc.problem)]) from None
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -304,7 +308,7 @@ def read_yaml(
     lines: dict[Loc, int] = {}
     errors: list[PolicyError] = []
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _PolicyLoader(text)
     except yaml.reader.ReaderError as exc:  # PyYAML checks the characters up front
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         errors.append(
@@ -345,6 +349,12 @@ def read_yaml(
             return None, lines, errors
         _index(node, (), lines, errors, source, set())
         data = loader.construct_document(node)
+    except _TooManyValues as exc:
+        errors.append(PolicyError(source, exc.line, "", f"holds more than {MAX_VALUES} values"))
+        return None, lines, errors
+    except _BadScalar as exc:
+        errors.append(PolicyError(source, exc.line, _field_on_line(lines, exc.line), exc.message))
+        return None, lines, errors
     except yaml.MarkedYAMLError as exc:
         errors.append(_yaml_error(exc, source))
         return None, lines, errors
@@ -357,6 +367,60 @@ def read_yaml(
     finally:
         loader.dispose()
     return data, lines, errors
+
+
+class _TooManyValues(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _BadScalar(Exception):
+    """A value YAML recognises but Python cannot hold: an impossible date, a huge number."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        self.line = node.start_mark.line + 1
+        self.message = message
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """SafeLoader that counts nodes as it composes them (stopping at :data:`MAX_VALUES`) and
+    turns the values Python refuses into a mistake at their line, never a ValueError."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self.nodes += 1
+        if self.nodes > MAX_VALUES:
+            raise _TooManyValues(self.peek_event().start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            value = super().construct_yaml_int(node)
+        except ValueError:  # more than 4,300 decimal digits: Python refuses to convert them
+            value = None
+        if value is None or abs(value) > MAX_INTEGER:
+            shown = node.value if len(node.value) <= 24 else f"{node.value[:20]}..."
+            raise _BadScalar(node, f"{shown} is too large a number (at most {MAX_INTEGER})")
+        return value
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> date:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:  # 2020-02-30, a 25:00 hour
+            raise _BadScalar(node, f"'{node.value}' is not a real date or time ({exc})") from None
+
+
+_PolicyLoader.add_constructor("tag:yaml.org,2002:int", _PolicyLoader.construct_yaml_int)
+_PolicyLoader.add_constructor("tag:yaml.org,2002:timestamp", _PolicyLoader.construct_yaml_timestamp)
+
+
+def _field_on_line(lines: Lines, line: int) -> str:
+    """The field of the deepest key or item that starts on ``line`` ("" if none does)."""
+    on_line = [loc for loc, at in lines.items() if at == line]
+    return _field(max(on_line, key=len)) if on_line else ""
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, source: Path) -> PolicyError:
@@ -591,7 +655,9 @@ def _describe(value: object) -> str:
         return "null (nothing)"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return f"{shown_number(value)} (a number)"
+    if isinstance(value, float):
         return f"{value!r} (a number)"
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from janitor.policy.durations import Duration, parse_duration
+from janitor.policy.errors import shown_number
 from janitor.policy.patterns import (
     Pattern,
     PatternList,
@@ -116,6 +117,17 @@ RepositoryPattern = Annotated[
     PlainSerializer(str),
     WithJsonSchema(_REPOSITORY_PATTERN_SCHEMA),
 ]
+
+
+MAX_COUNT = 10**9
+"""The largest count a policy may give (``most_recent``, ``max_deletes``): far more images than
+a namespace holds, and a number every formatter and the store can take."""
+
+
+def _at_most_max_count(value: int | None) -> int | None:
+    if value is not None and value > MAX_COUNT:
+        raise ValueError(f"{shown_number(value)} is more than {MAX_COUNT:,}, the most allowed")
+    return value
 
 
 class StrictModel(BaseModel):
@@ -319,8 +331,8 @@ class KeepRule(StrictModel):
     @classmethod
     def _positive(cls, value: int | None) -> int | None:
         if value is not None and value < 1:
-            raise ValueError(f"{value} keeps nothing; use 1 or more")
-        return value
+            raise ValueError(f"{shown_number(value)} keeps nothing; use 1 or more")
+        return _at_most_max_count(value)
 
     @field_validator("tags")
     @classmethod
@@ -419,8 +431,8 @@ class Limits(StrictModel):
     @classmethod
     def _non_negative(cls, value: int | None) -> int | None:
         if value is not None and value < 0:
-            raise ValueError(f"{value} is negative; use 0 or more")
-        return value
+            raise ValueError(f"{shown_number(value)} is negative; use 0 or more")
+        return _at_most_max_count(value)
 
     @field_validator("max_fraction_per_repository")
     @classmethod
@@ -456,7 +468,7 @@ class Report(StrictModel):
     @field_validator("notify")
     @classmethod
     def _notify_urls(cls, value: list[str]) -> list[str]:
-        from janitor.notify import check_notify_url
+        from janitor.apprise_urls import check_notify_url
 
         for url in value:
             check_notify_url(url)  # its error names the scheme only: a URL may hold a token

@@ -23,6 +23,8 @@ from typing import Literal
 
 import re2
 
+from janitor.policy.errors import shown_number
+
 REGEX_PREFIX = "re:"
 MAX_PATTERN_LENGTH = 1000
 _CACHE_LIMIT = 65536
@@ -266,7 +268,8 @@ def _describe(value: object) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, (int, float)):
-        return f"{value!r} (a number; quote it to make it a string)"
+        shown = shown_number(value) if isinstance(value, int) else repr(value)
+        return f"{shown} (a number; quote it to make it a string)"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -7,7 +7,10 @@ The SMTP password never appears in a repr, a log line or an error message.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import os
 import smtplib
 import socket
 import ssl
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 from janitor.errors import JanitorError
+from janitor.fileio import SECRET_LIMIT, FileInputError, read_text_capped
 from janitor.report.formatting import as_utc, oneline
 from janitor.report.rendered import RenderedReport
 
@@ -30,6 +34,8 @@ log = logging.getLogger("janitor.report.mail")
 Security = Literal["starttls", "tls", "none"]
 _SECURITY_VALUES: tuple[str, ...] = get_args(Security)
 _DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "tls": 465, "none": 25}
+DEFAULT_DEADLINE = 60.0
+MAX_DEADLINE = 600
 
 
 class MailError(JanitorError):
@@ -45,6 +51,10 @@ class SmtpSettings:
     sender: str = "janitor@localhost"
     security: Security = "starttls"
     timeout: float = 30.0
+    """The longest one read or write on the connection may wait."""
+    deadline: float = DEFAULT_DEADLINE
+    """The longest a whole delivery may take, from connecting to QUIT: a server that answers a
+    byte at a time is cut off then, and the report is queued like one for a server that is down."""
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
     """Trust for the server's certificate; None uses the system's default trust store."""
 
@@ -55,8 +65,8 @@ class SmtpSettings:
             )
         if not 0 < self.port < 65536:
             raise ValueError(f"SMTP port must be between 1 and 65535, not {self.port}")
-        if self.timeout <= 0:
-            raise ValueError("SMTP timeout must be positive")
+        if self.timeout <= 0 or self.deadline <= 0:
+            raise ValueError("SMTP timeout and deadline must be positive")
 
     @property
     def address(self) -> str:
@@ -101,6 +111,21 @@ class SmtpSettings:
                 "JANITOR_SMTP_USERNAME is set but no password: set JANITOR_SMTP_PASSWORD or "
                 "JANITOR_SMTP_PASSWORD_FILE"
             )
+        deadline = DEFAULT_DEADLINE
+        raw_deadline = env.get("JANITOR_SMTP_TIMEOUT", "").strip()
+        if raw_deadline:
+            try:
+                deadline = float(int(raw_deadline))
+            except ValueError:
+                raise ValueError(
+                    f"JANITOR_SMTP_TIMEOUT must be a whole number of seconds, "
+                    f"not {oneline(raw_deadline[:40])!r}"
+                ) from None
+            if not 1 <= deadline <= MAX_DEADLINE:
+                raise ValueError(
+                    f"JANITOR_SMTP_TIMEOUT must be between 1 and {MAX_DEADLINE} seconds, "
+                    f"not {deadline:g}"
+                )
         sender = env.get("JANITOR_SMTP_FROM", "").strip() or "janitor@localhost"
         try:
             _check_address(sender)
@@ -113,6 +138,7 @@ class SmtpSettings:
             password=password,
             sender=sender,
             security=security,
+            deadline=deadline,
         )
 
 
@@ -123,14 +149,9 @@ def _password(env: Mapping[str, str]) -> str | None:
         raise ValueError("set JANITOR_SMTP_PASSWORD or JANITOR_SMTP_PASSWORD_FILE, not both")
     if file_name:
         try:
-            secret = Path(file_name).expanduser().read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = (
-                exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            )
-            raise ValueError(
-                f"JANITOR_SMTP_PASSWORD_FILE: cannot read {file_name}: {reason}"
-            ) from None
+            secret = read_text_capped(Path(file_name).expanduser(), limit=SECRET_LIMIT)
+        except FileInputError as exc:  # names the file and the problem, never the content
+            raise ValueError(f"JANITOR_SMTP_PASSWORD_FILE: {exc}") from None
         secret = secret.rstrip("\r\n")
         if not secret:
             raise ValueError(f"JANITOR_SMTP_PASSWORD_FILE: {file_name} is empty")
@@ -193,12 +214,19 @@ class SmtpMailer:
 
     def send(self, report: RenderedReport, recipients: Sequence[str]) -> None:
         message = build_message(report, sender=self.settings.sender, recipients=recipients)
+        deadline = _Deadline(self.settings.deadline)
+        token = _DEADLINE.set(deadline)
         try:
-            refused = self._deliver(message, list(recipients))
-        except MailError:
-            raise
+            with deadline:
+                refused = self._deliver(message, list(recipients))
         except Exception as exc:  # smtplib, ssl and socket errors, mapped once, here
+            if deadline.expired:  # whatever the cut connection made smtplib conclude
+                raise MailError(self._too_slow()) from None
+            if isinstance(exc, MailError):
+                raise
             raise MailError(self._explain(exc)) from None
+        finally:
+            _DEADLINE.reset(token)
         if refused:
             log.warning(
                 "the SMTP server %s refused some recipients of %r: %s",
@@ -216,12 +244,13 @@ class SmtpMailer:
     def _deliver(self, message: EmailMessage, recipients: list[str]) -> dict[str, object]:
         s = self.settings
         context = s.ssl_context or ssl.create_default_context()
+        timeout = min(s.timeout, s.deadline)
         smtp: smtplib.SMTP
         if s.security == "tls":
-            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+            smtp = _DeadlineSMTPSSL(s.host, s.port, timeout=timeout, context=context)
         else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        with smtp:
+            smtp = _DeadlineSMTP(s.host, s.port, timeout=timeout)
+        try:
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -245,6 +274,12 @@ class SmtpMailer:
                     )
                 smtp.login(s.username, s.password or "")
             refused = smtp.send_message(message, from_addr=s.sender, to_addrs=recipients)
+        finally:
+            # Once the server took the message, nothing after it (a QUIT cut by the deadline)
+            # may turn the delivery into a failure that would send the report twice.
+            with contextlib.suppress(Exception):
+                smtp.quit()
+            smtp.close()
         return dict(refused)
 
     def _explain(self, exc: BaseException) -> str:
@@ -297,11 +332,97 @@ class SmtpMailer:
             reason = str(exc) or type(exc).__name__
         return self._scrub(f"{where}: {oneline(reason)}")
 
+    def _too_slow(self) -> str:
+        s = self.settings
+        return self._scrub(
+            f"could not deliver the report to {s.address}: the server did not complete the "
+            f"delivery within {s.deadline:g} s (JANITOR_SMTP_TIMEOUT); check JANITOR_SMTP_HOST/PORT"
+        )
+
     def _scrub(self, text: str) -> str:
         password = self.settings.password
         if password:
             text = text.replace(password, "***")
         return text
+
+
+class _Deadline:
+    """A whole delivery's time limit. When it passes, the connection is shut down: the read or
+    write that waits on it (a banner dripping one byte a second never trips the per-read
+    timeout) fails at once, and ``expired`` tells why.
+
+    The socket is watched through a duplicate of its descriptor, taken when it connects, so the
+    cut reaches it even while TLS wraps it, and never reaches another socket that reuses the
+    number after this one is closed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._fd: int | None = None
+        self._finished = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._finished = True
+            self._timer.cancel()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._finished or self._fd is not None:
+                return
+            self._fd = os.dup(sock.fileno())
+            if self.expired:
+                self._cut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            if self._fd is not None:
+                self._cut()
+
+    def _cut(self) -> None:
+        assert self._fd is not None
+        cut = socket.socket(fileno=self._fd)
+        try:
+            cut.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the other side
+        finally:
+            cut.detach()  # the descriptor stays ours, closed in __exit__
+
+
+_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar(
+    "janitor_smtp_deadline", default=None
+)
+
+
+class _DeadlineSMTP(smtplib.SMTP):
+    """smtplib's client, its socket put under the current delivery's :class:`_Deadline` as soon
+    as it connects (before the server's banner is read)."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            deadline.watch(sock)
+        return sock  # type: ignore[no-any-return]
+
+
+class _DeadlineSMTPSSL(smtplib.SMTP_SSL, _DeadlineSMTP):
+    """Implicit TLS: SMTP_SSL wraps the socket that :class:`_DeadlineSMTP` connected and
+    watches, so the TLS handshake is under the deadline too."""
 
 
 def _text(value: bytes | str) -> str:

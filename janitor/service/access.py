@@ -4,7 +4,8 @@ Bound to loopback, the dashboard may be open (only this machine reaches it). Bou
 address, every page but ``/healthz`` (and ``/metrics``, unless ``JANITOR_METRICS_AUTH``) needs
 ``JANITOR_HTTP_TOKEN``: as a bearer token or as the password of HTTP basic auth (any user name),
 compared in constant time. Without a token off loopback the dashboard is not served at all, and
-the service says why in one line. A configured token is required on loopback too.
+the service says why in one line. A configured token is required on loopback too; without one,
+the open dashboard answers only to loopback Host names (no DNS rebinding).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from janitor.config import Secret
+from janitor.logs import register_secret
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,6 +61,8 @@ class Access:
 
     @classmethod
     def decide(cls, host: str, token: Secret | None, *, metrics_auth: bool = False) -> Access:
+        if token is not None:
+            register_secret(token.reveal())  # the log's last line of defence
         refused = None
         if token is None and not is_loopback(host):
             refused = (
@@ -71,6 +75,27 @@ class Access:
     @property
     def dashboard(self) -> bool:
         return self.dashboard_refused is None
+
+    @property
+    def loopback_only(self) -> bool:
+        """Open on loopback: pages answer only to a loopback Host header, so that a web page
+        elsewhere cannot read them through a DNS name rebound to 127.0.0.1."""
+        return self.token is None and self.dashboard_refused is None
+
+    def host_allowed(self, path: str, host_header: str | None) -> bool:
+        if not self.loopback_only or path in (HEALTH_PATH, METRICS_PATH):
+            return True
+        host = (host_header or "").strip().lower()
+        if host.startswith("["):
+            name = host[1 : host.find("]")] if "]" in host else host
+        else:
+            name = host.rpartition(":")[0] if host.count(":") == 1 else host
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
 
     def needs_token(self, path: str) -> bool:
         if self.token is None or path == HEALTH_PATH:
@@ -112,28 +137,43 @@ class AccessControl:
         self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.access.needs_token(scope["path"]):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = None
-        for name, value in scope.get("headers", []):
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
-        if self.access.allows(header):
+        headers = {name: value.decode("latin-1") for name, value in scope.get("headers", [])}
+        path = scope["path"]
+        if not self.access.host_allowed(path, headers.get(b"host")):
+            await _plain(
+                send,
+                421,
+                b"421 Misdirected Request: without JANITOR_HTTP_TOKEN the dashboard answers only "
+                b"to localhost and loopback addresses\n",
+            )
+            return
+        if not self.access.needs_token(path) or self.access.allows(headers.get(b"authorization")):
             await self.app(scope, receive, send)
             return
-        body = b"401 Unauthorized: send JANITOR_HTTP_TOKEN as a bearer token or basic password\n"
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", f'Basic realm="{REALM}", charset="UTF-8"'.encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
+        await _plain(
+            send,
+            401,
+            b"401 Unauthorized: send JANITOR_HTTP_TOKEN as a bearer token or basic password\n",
+            [(b"www-authenticate", f'Basic realm="{REALM}", charset="UTF-8"'.encode())],
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _plain(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *(extra or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -137,7 +137,15 @@ def serve_until_signalled(
             name = signal.Signals(signum).name
             if command == "reload":
                 log.info("received %s: reloading policies", name, extra={"event": "reload"})
-                service.reload()
+                try:
+                    service.reload()
+                except Exception as exc:  # never leave the loop: the signals stay handled
+                    log.error(
+                        "reload failed (%s: %s): keeping the policies loaded before",
+                        type(exc).__name__,
+                        exc,
+                        extra={"event": "reload_refused"},
+                    )
             else:
                 log.info("received %s: stopping", name, extra={"event": "signal"})
                 break

@@ -91,6 +91,11 @@ def policy_job_id(name: str) -> str:
     return POLICY_JOB_PREFIX + name
 
 
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: its type and its message."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -98,9 +103,9 @@ def _iso(value: datetime) -> str:
 class Service:
     """The scheduler, its jobs, the HTTP endpoints and the metrics of one ``janitor serve``.
 
-    ``load_policies`` is called on reload (SIGHUP) and must raise PolicyLoadError (or another
-    JanitorError) for an invalid set. ``clock`` is used for fire names, leases and records; the
-    scheduler itself fires on the real clock.
+    ``load_policies`` is called on reload (SIGHUP); whatever it raises keeps the current set.
+    ``clock`` is used for fire names, leases and records; the scheduler itself fires on the real
+    clock.
     """
 
     def __init__(
@@ -300,28 +305,41 @@ class Service:
         return clean
 
     def reload(self) -> bool:
-        """Reload the policies; keep the current set (and log every error) if the new one is
-        invalid. Returns whether the new set was installed."""
+        """Reload the policies; keep the current set (and log why) if the new one cannot be
+        loaded or scheduled, whatever the failure: the service stays whole. Returns whether the
+        new set was installed."""
         try:
             policies = self.load_policies()
+            for policy in policies:  # every trigger builds before any job changes
+                if policy.schedule is not None:
+                    self.trigger_for(policy)
         except PolicyLoadError as exc:
             for error in exc.errors:
                 log.error("reload refused: %s", error, extra={"event": "reload_error"})
             self._refuse_reload(f"{len(exc.errors)} policy error(s)")
             return False
         except JanitorError as exc:
-            log.error("reload refused: %s", exc, extra={"event": "reload_error"})
-            self._refuse_reload("the policies could not be read")
+            self._refuse_reload(f"the policies could not be read: {exc}")
             return False
-        before = set(self.policies)
-        self._install(policies)
+        except Exception as exc:  # a loader's bug must not take the service down
+            self._refuse_reload(f"the policies could not be read: {_one_line(exc)}")
+            log.debug("traceback", exc_info=True)
+            return False
+        before = self.policies
+        try:
+            self._install(policies)
+        except Exception as exc:
+            self._install(list(before.values()))
+            self._refuse_reload(f"the policies could not be scheduled: {_one_line(exc)}")
+            log.debug("traceback", exc_info=True)
+            return False
         after = set(self.policies)
         log.info(
             "policies reloaded: %d policies (%d scheduled)%s%s",
             len(after),
             self._scheduled_count(),
-            f"; added {', '.join(sorted(after - before))}" if after - before else "",
-            f"; removed {', '.join(sorted(before - after))}" if before - after else "",
+            f"; added {', '.join(sorted(after - set(before)))}" if after - set(before) else "",
+            f"; removed {', '.join(sorted(set(before) - after))}" if set(before) - after else "",
             extra={"event": "reloaded"},
         )
         return True

@@ -31,7 +31,34 @@ def parse_url(url: str | URL) -> URL:
         raise StoreError(f"the database URL cannot be parsed; {URL_HINT}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    check_url(parsed)
     return parsed
+
+
+def check_url(url: URL) -> None:
+    """Refuse, with a StoreError, a URL no connection could be made from: a NUL character in it
+    (the OS and the drivers refuse it deep inside), or a driver that is not installed
+    (``postgresql+asyncpg://`` without asyncpg). Never repeats the URL's password."""
+    parts = (url.drivername, url.username, url.password, url.host, url.database)
+    if any("\x00" in str(part) for part in parts if part is not None) or any(
+        "\x00" in f"{key}{value}" for key, value in url.query.items()
+    ):
+        raise StoreError(f"the database URL contains a NUL character; {URL_HINT}")
+    try:
+        dialect = url.get_dialect()
+    except (ArgumentError, ImportError):  # sqlalchemy's NoSuchModuleError is an ArgumentError
+        dialect = None
+    if dialect is None or url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(_unsupported(url))
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        missing = exc.name or url.get_driver_name()
+        raise StoreError(
+            f"the database driver {missing!r} for {url.drivername}:// is not installed; use "
+            f"postgresql:// (psycopg, which janitor ships with) or sqlite://, or install "
+            f"{missing}; {URL_HINT}"
+        ) from None
 
 
 def is_sqlite_memory(url: URL) -> bool:
@@ -68,9 +95,13 @@ def make_engine(url: URL, *, echo: bool = False, poolclass: Any = None) -> Engin
         if "connect_timeout" not in url.query:
             kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
         return create_engine(url, **kwargs)
-    raise StoreError(
-        f"unsupported database {url.render_as_string(hide_password=True)}: janitor speaks "
-        f"SQLite (sqlite:///path/janitor.db) and PostgreSQL (postgresql://...); {URL_HINT}"
+    raise StoreError(_unsupported(url))
+
+
+def _unsupported(url: URL) -> str:
+    return (
+        f"unsupported database {url.drivername}://: janitor speaks SQLite "
+        f"(sqlite:///path/janitor.db) and PostgreSQL (postgresql://...); {URL_HINT}"
     )
 
 

@@ -36,6 +36,7 @@ from janitor.records import (
 )
 from janitor.store import items, leases, mail, migrate, runs
 from janitor.store.database import URL_HINT, is_sqlite_memory, make_engine, parse_url
+from janitor.store.durable import check_sqlite_url
 from janitor.store.errors import StoreError, driver_reason, safe_url
 
 log = logging.getLogger("janitor.store")
@@ -52,6 +53,7 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self._url = parse_url(url)
         self._display_url = safe_url(self._url)
+        check_sqlite_url(self._url, deletes=False)
         self._engine: Engine = make_engine(self._url, echo=echo)
         self._sqlite_file: Path | None = None
         if self._url.get_backend_name() == "sqlite" and not is_sqlite_memory(self._url):
@@ -64,6 +66,11 @@ class Store:
     def display_url(self) -> str:
         """The database URL with its password hidden, for logs and health pages."""
         return self._display_url
+
+    def check_for_deletes(self) -> None:
+        """Refuse (DatabaseRefused, exit 2) a database whose records would vanish, before a run
+        that may delete: see ``durable.check_sqlite_url``."""
+        check_sqlite_url(self._url, deletes=True)
 
     @property
     def dialect(self) -> str:

@@ -1,3 +1,5 @@
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,55 @@ def test_toml_errors_name_file_and_key(tmp_path: Path, content: str, message: st
     with pytest.raises(ConfigError, match=message) as info:
         load_settings({}, config_file=config)
     assert str(config) in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "folder", "over 64 KiB"])
+def test_a_token_file_must_be_a_small_regular_file(tmp_path: Path, kind: str) -> None:
+    """Opened without blocking and checked before a byte is read: a FIFO (which would block an
+    ordinary read forever), a device, a folder or a file over 64 KiB is refused at once."""
+    path = Path("/dev/zero") if kind == "/dev/zero" else tmp_path / "token"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "over 64 KiB":
+        path.write_text("dckr_pat_x" * 7000)
+    with pytest.raises(ConfigError, match=f"^JANITOR_HUB_TOKEN_FILE: {path}: ") as caught:
+        load_settings({"JANITOR_DATA_DIR": str(tmp_path), "JANITOR_HUB_TOKEN_FILE": str(path)})
+    assert "dckr_pat_x" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("source", "variable"), [("env", "JANITOR_CONFIG"), ("flag", "--config")])
+def test_a_config_file_must_be_a_regular_file_of_at_most_1_mib(
+    tmp_path: Path, source: str, variable: str
+) -> None:
+    big = tmp_path / "janitor.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    env = {"JANITOR_DATA_DIR": str(tmp_path)}
+    for path, problem in (
+        (big, "is larger than 1 MiB"),
+        (Path("/dev/zero"), "is a character device"),
+    ):
+        with pytest.raises(ConfigError, match=f"^{variable}: {path}: {problem}"):
+            if source == "env":
+                load_settings(env | {"JANITOR_CONFIG": str(path)})
+            else:
+                load_settings(env, config_file=path)
+
+
+def test_a_database_url_the_store_cannot_use_is_a_config_error(tmp_path: Path) -> None:
+    env = {"JANITOR_DATA_DIR": str(tmp_path)}
+    for url, message in (
+        ("sqlite:////tmp/a\x00b.db", "contains a NUL character"),
+        ("postgresql+asyncpg://u:pw@h/db", "driver 'asyncpg' for postgresql+asyncpg:// is not"),
+        ("oracle://u:pw@h/db", "unsupported database oracle://"),
+    ):
+        with pytest.raises(ConfigError, match=f"^JANITOR_DATABASE_URL: .*{re.escape(message)}"):
+            load_settings(env | {"JANITOR_DATABASE_URL": url})
+
+
+def test_smtp_timeout_from_the_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "janitor.toml"
+    config.write_text('smtp_host = "mail"\nsmtp_timeout = 5\n')
+    settings = load_settings({"JANITOR_DATA_DIR": str(tmp_path)}, config_file=config)
+    assert settings.smtp_env["JANITOR_SMTP_TIMEOUT"] == "5"

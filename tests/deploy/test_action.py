@@ -44,6 +44,20 @@ class ActionRun:
     data: Path
 
 
+def runner_bin(tmp_path: Path) -> Path:
+    """`python` and `janitor` as a runner has them after setup-python and the install step:
+    this test's interpreter, whatever its scripts folder is called or wherever it is."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name, command in (
+        ("python", f'exec "{sys.executable}" "$@"'),
+        ("janitor", f'exec "{sys.executable}" -c "from janitor.cli import main; main()" "$@"'),
+    ):
+        (folder / name).write_text(f"#!/bin/sh\n{command}\n", encoding="utf-8")
+        (folder / name).chmod(0o755)
+    return folder
+
+
 def run_action(tmp_path: Path, inputs: dict[str, str]) -> ActionRun:
     """Run the action's run steps in order, as a runner does, stopping at the first failure."""
     values = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
@@ -68,7 +82,7 @@ def run_action(tmp_path: Path, inputs: dict[str, str]) -> ActionRun:
     workspace.mkdir()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("JANITOR_", "PYTHON"))}
     base.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}",
+        PATH=f"{runner_bin(tmp_path)}{os.pathsep}{base.get('PATH', '')}",
         GITHUB_ACTION_PATH=str(ROOT),
         GITHUB_STEP_SUMMARY=str(summary),
         GITHUB_OUTPUT=str(outputs),
@@ -78,6 +92,8 @@ def run_action(tmp_path: Path, inputs: dict[str, str]) -> ActionRun:
     status, output = 0, ""
     for step in STEPS:
         if "run" not in step or step["name"] in NOT_RUN_HERE:
+            continue
+        if step.get("if") == "inputs.plan == 'true'" and values["plan"] != "true":
             continue
         env = {**base, **{k: fill(str(v)) for k, v in (step.get("env") or {}).items()}}
         result = subprocess.run(
@@ -125,10 +141,14 @@ def test_a_dry_run_writes_the_summary_the_reports_and_the_store(
     assert result.status == 0, result.output
     assert result.outputs["status"] == "0"
     assert "## janitor: dry run of" in result.summary
+    plans = result.summary.index("## janitor plan: `untagged-and-cold` on `acme`")
+    assert plans < result.summary.index("## janitor: dry run of")
+    assert (result.data / "reports" / "plan.md").is_file()
     assert "policy untagged-and-cold (acme): dry run" in result.summary
     reports = Path(result.outputs["reports"])
     assert reports == result.data / "reports"
-    assert len(list(reports.glob("*.html"))) == len(list((ROOT / "policies").glob("*.yaml")))
+    policies = [p for p in (ROOT / "policies").glob("*.yaml") if not p.name.startswith("_")]
+    assert len(list(reports.glob("*.html"))) == len(policies)
     # The SQLite file sits where the cache steps keep it.
     (cache_restore,) = [s for s in STEPS if s.get("uses", "").startswith("actions/cache/restore")]
     assert cache_restore["with"]["path"].endswith("/janitor-data/janitor.db")
@@ -145,8 +165,9 @@ def test_apply_deletes_for_a_delete_policy(hub: RunningEmulator, tmp_path: Path)
         text.replace("mode: dry-run", "mode: delete"), encoding="utf-8"
     )
     before = real_deletes(hub)
-    result = run_action(tmp_path, inputs_for(hub, policies, mode="apply"))
+    result = run_action(tmp_path, inputs_for(hub, policies, mode="apply", plan="false"))
     assert result.status == 0, result.output
+    assert "## janitor plan:" not in result.summary  # plan: false skips the plan step
     assert "## janitor: apply of" in result.summary and "delete run" in result.summary
     assert real_deletes(hub) > before
 

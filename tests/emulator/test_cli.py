@@ -137,3 +137,22 @@ def test_serve_generated_data_with_faults() -> None:
     finally:
         code = served.terminate()
     assert code == 0
+
+
+def test_serve_like_hub() -> None:
+    served = Served("--generate", "1x5", "--random-seed", "2", "--like-hub")
+    try:
+        url = served.url()
+        with httpx.Client(base_url=url, timeout=10) as client:
+            auth = client.post("/v2/auth/token", json={"identifier": "bench", "secret": "bench"})
+            headers = {"Authorization": "Bearer " + auth.json()["access_token"]}
+            repo = "/v2/namespaces/bench/repositories/api-0000"
+            tags = client.get(repo + "/tags", params={"page_size": 500}, headers=headers)
+            assert tags.status_code == 200  # page_size capped, not refused
+            tag = tags.json()["results"][0]
+            assert "tag_status" in tag and "status" not in tag
+            manifests = client.get(repo + "/manifests", headers=headers)
+            assert manifests.status_code == 200 and manifests.json()["manifests"]
+    finally:
+        code = served.terminate()
+    assert code == 0

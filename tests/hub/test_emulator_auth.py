@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from janitor.emulator.config import EmulatorConfig, ManualClock
 from janitor.emulator.faults import Fault
 from janitor.emulator.server import RunningEmulator
+from janitor.emulator.state import load_seed
 from janitor.hub.auth import Credentials
 from janitor.hub.errors import HubAuthError
 from janitor.hub.inventory import iter_inventory
 
 from .clock import FakeClock
-from .conftest import BOB_PASSWORD, OTP, PASSWORD, PAT, Connect, Serve, logged
+from .conftest import BOB_PASSWORD, OTP, PASSWORD, PAT, Connect, Serve, logged, seed
 
 
 def calls(emu: RunningEmulator, at_least: int = 0) -> list[tuple[str, str, int]]:
@@ -173,3 +175,47 @@ def test_pat_token_used_on_namespaces_paths(emulator: RunningEmulator, connect: 
     list(iter_inventory(hub, "acme"))
     paths = [p for _, p, _ in calls(emulator, hub.stats.calls)]
     assert all(p.startswith(("/v2/namespaces/", "/v2/auth/")) for p in paths)
+
+
+OAT = "dckr_oat_7awgM4jG5SQvxcvmNzhKj8PQjxo"
+
+
+def _with_an_organization_token() -> Any:
+    """The test seed plus an organization access token of ``acme`` (Hub keys an OAT to the
+    organization: its login identifier is the organization's name)."""
+    data = seed()
+    data["users"].append({"username": "acme", "tokens": [OAT]})
+    return load_seed(data)
+
+
+def test_an_organization_access_token_logs_in_with_the_organization_s_name(
+    serve: Serve, connect: Connect
+) -> None:
+    emu = serve(state=_with_an_organization_token())
+    hub = connect(emu, Credentials("acme", OAT))
+    assert len(list(hub.iter_tags("acme", "web"))) == 1
+    sent = [e.json for e in logged(emu, 2) if e.path == "/v2/auth/token"]
+    assert len(sent) == 1 and sent[0]["identifier"] == "acme"
+
+
+def test_an_organization_access_token_with_a_user_s_name_says_what_to_fix(
+    serve: Serve, connect: Connect
+) -> None:
+    """Issue 13.7: the prefix is detected and the failed login says so, naming the setting."""
+    emu = serve(state=_with_an_organization_token())
+    hub = connect(emu, Credentials("alice", OAT))
+    with pytest.raises(HubAuthError) as caught:
+        list(hub.iter_tags("acme", "web"))
+    text = str(caught.value)
+    assert "organization access token (dckr_oat_...)" in text
+    assert "organization's name as JANITOR_HUB_USERNAME, which is 'alice'" in text
+    assert OAT not in text and "\n" not in text
+
+
+def test_a_personal_access_token_s_failed_login_is_not_told_about_organizations(
+    emulator: RunningEmulator, connect: Connect
+) -> None:
+    hub = connect(emulator, Credentials("alice", "dckr_pat_wrong_one_123"))
+    with pytest.raises(HubAuthError) as caught:
+        list(hub.iter_tags("acme", "web"))
+    assert "organization" not in str(caught.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import json
 import ssl
 import threading
 import time
@@ -336,3 +337,24 @@ def test_a_compressed_bomb_counts_in_full() -> None:
     )
     with hub, pytest.raises(HubProtocolError, match="larger than janitor reads"):
         list(hub.iter_repositories("acme"))
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_listing_that_echoes_a_secret_is_redacted_however_it_is_spelled(escaped: bool) -> None:
+    """A 2xx answer is redacted too (a proxy may echo into a listing): plainly, or with every
+    character a JSON escape (the raw text then never shows the secret)."""
+    spelled = "".join(f"\\u{ord(c):04x}" for c in PAT) if escaped else PAT
+    raw = (
+        '{"count": 1, "next": null, "results": [{"name": "web", "namespace": "acme", '
+        f'"description": "{spelled}"}}]}}'
+    ).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/auth/token":
+            return httpx.Response(200, json={"access_token": "hub-token-value"})
+        return httpx.Response(200, content=raw)
+
+    with _hub("https://hub.example.test", handler) as hub:
+        answer = hub._call("GET", hub._url("/v2/namespaces/acme/repositories"), endpoint="x")
+    assert PAT not in json.dumps(answer.body)
+    assert answer.body["results"][0]["description"] == "<redacted>"

@@ -16,6 +16,7 @@ from janitor.policy import (
     parse_policy,
     policy_from_data,
 )
+from janitor.policy.load import MAX_VALUES
 
 HERE = Path(__file__).parent
 BROKEN = HERE / "broken"
@@ -229,7 +230,7 @@ def test_alias_bomb_is_refused_without_expanding_it() -> None:
         prev = f"*a{i - 1}"
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
     error = _one_error("\n".join(lines) + "\n")
-    assert "more than 100000 values" in error.message
+    assert f"more than {MAX_VALUES} values" in error.message
 
 
 def test_deep_nesting_is_refused() -> None:
@@ -276,7 +277,7 @@ def test_files(tmp_path: Path) -> None:
     big = tmp_path / "big"
     big.mkdir()
     (big / "huge.yaml").write_text(VALID + "# " + "x" * (1 << 20) + "\n")
-    with pytest.raises(PolicyLoadError, match="a policy file is at most 1 MiB"):
+    with pytest.raises(PolicyLoadError, match="is larger than 1 MiB"):
         load_policies(big)
 
 
@@ -493,3 +494,76 @@ def test_load_error_is_a_bad_input_error() -> None:
     with pytest.raises(JanitorError) as info:
         load_policies(BROKEN / "library.yaml")
     assert getattr(info.value, "exit_code", None) == 2
+
+
+def test_too_many_values_are_refused_while_yaml_composes_them() -> None:
+    """350,000 ``{}`` items used to be composed whole (19 s, 410 MB) before being refused; the
+    loader now stops at the node past the cap: the error names that node's line."""
+    text = "namespace: acme\nselect:\n" + "  - {}\n" * 350_000
+    error = _one_error(text)
+    assert f"more than {MAX_VALUES} values" in error.message
+    assert error.line is not None and error.line <= MAX_VALUES + 3
+
+
+@pytest.mark.parametrize(
+    ("value", "line", "field", "fragment"),
+    [
+        ("2020-02-30", 3, "select[0].last_pushed.older_than", "'2020-02-30' is not a real date"),
+        ("2021-02-29 12:00:00", 3, "select[0].last_pushed.older_than", "not a real date or time"),
+        ("1" * 4301, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("0b" + "1" * 20_000, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("0x" + "f" * 17, 3, "select[0].last_pushed.older_than", "is too large a number"),
+        ("-" + "9" * 20, 3, "select[0].last_pushed.older_than", "is too large a number"),
+    ],
+)
+def test_values_python_cannot_hold_are_mistakes_at_their_line(
+    value: str, line: int, field: str, fragment: str
+) -> None:
+    error = _one_error(f"namespace: acme\nselect:\n  - last_pushed: {{older_than: {value}}}\n")
+    assert (error.line, error.field) == (line, field)
+    assert fragment in error.message
+    assert len(error.message) < 200
+
+
+@pytest.mark.parametrize("key", ["most_recent", "max_deletes"])
+def test_counts_are_bounded(key: str) -> None:
+    where = "keep:\n  - most_recent:" if key == "most_recent" else "limits:\n  max_deletes:"
+    ok = VALID + f"{where} 1000000000\n"
+    parse_policy(ok, "p.yaml")
+    error = _one_error(VALID + f"{where} 1000000001\n")
+    assert "1000000001 is more than 1,000,000,000, the most allowed" in error.message
+
+
+def test_numbers_too_long_to_print_never_break_an_error_message() -> None:
+    """From data (not YAML), any field: the message describes the number instead of printing
+    it (Python refuses to turn more than 4,300 digits into text)."""
+    huge = int("1" * 20_000, 2)
+    for data in (
+        {"namespace": huge, "select": [{"currently_tagged": False}]},
+        {"namespace": "acme", "select": [{"tags": [huge]}]},
+        {"namespace": "acme", "select": [{"last_pushed": {"older_than": huge}}]},
+        {
+            "namespace": "acme",
+            "select": [{"currently_tagged": False}],
+            "keep": [{"most_recent": -huge}],
+        },
+    ):
+        with pytest.raises(PolicyLoadError) as caught:
+            policy_from_data(data, "p.yaml")
+        assert "a number of about 6020 digits" in str(caught.value) or "negative number" in str(
+            caught.value
+        )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "report: {email: [" + "a" * 100_000 + "@b.c]}\n",
+        "schedule: '*/" + "9" * 5000 + " * * * *'\n",
+        "namespace2: " + "x" * 50_000 + "\n",
+    ],
+)
+def test_an_error_quoting_a_huge_value_stays_a_readable_line(extra: str) -> None:
+    error = _one_error(VALID + extra)
+    assert len(str(error)) < 400
+    assert str(error).endswith("...") or len(error.message) < 300

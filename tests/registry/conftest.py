@@ -161,8 +161,14 @@ def write_policy(
     return load_policy_file(path)
 
 
+STRICT = EmulatorConfig.like_hub  # as strict as the live Hub
+DOCUMENTED = EmulatorConfig  # as Hub's documents describe it (403 for a tagged manifest, ...)
+
+
 def serve(state: HubState, config: EmulatorConfig | None = None) -> RunningEmulator:
-    return start_emulator(state, config)
+    """The emulator as strict as the live Hub unless told; without the manifests listing (a
+    Hub without it: the tags listing is all there is), see ``test_untagged`` for it."""
+    return start_emulator(state, config if config is not None else STRICT(manifests_listing=False))
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from .conftest import (
     B3,
     BOB,
     BOB_TOKEN,
+    DOCUMENTED,
     IDX,
     IDX_AMD64,
     IDX_ARM64,
@@ -34,8 +35,17 @@ from .conftest import (
     V1,
     digest,
     seed,
+    serve,
     top_level,
 )
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """The emulator as Hub's documents describe it: these tests are about those rules (the
+    strict, live-Hub behaviour is tested in ``test_safety`` and ``tests/emulator``)."""
+    with serve(load_seed(seed()), DOCUMENTED()) as emu:
+        yield emu
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ httpx.MockTransport, the hostile answers the emulator never gives."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from .conftest import (
     B1,
     BOB,
     BOB_TOKEN,
+    DOCUMENTED,
     IDX,
     IDX_AMD64,
     IDX_ARM64,
@@ -35,6 +36,14 @@ from .conftest import (
     serve,
     top_level,
 )
+
+
+@pytest.fixture
+def emulator() -> Iterator[RunningEmulator]:
+    """The emulator as Hub's documents describe it: these tests are about those rules (the
+    strict, live-Hub behaviour is tested in ``test_safety`` and ``tests/emulator``)."""
+    with serve(load_seed(seed()), DOCUMENTED()) as emu:
+        yield emu
 
 
 class FakeClock:
@@ -370,3 +379,16 @@ def test_credentials_go_only_to_a_token_service_janitor_may_trust(
     assert all(
         "authorization" not in r.headers for r in sent if r.url.path != "/token" and not accepted
     )
+
+
+def test_a_refused_organization_access_token_says_what_to_fix() -> None:
+    oat = "dckr_oat_registry_probe_42"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(401, json={"details": "incorrect username or password"})
+        return httpx.Response(401, headers={"WWW-Authenticate": SAME_HOST_CHALLENGE})
+
+    with mock_client(handler, oat) as client, pytest.raises(HubAuthError) as caught:
+        client.head_manifest("acme/web", "latest")
+    assert "organization access token" in str(caught.value) and oat not in str(caught.value)

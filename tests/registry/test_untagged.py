@@ -302,3 +302,12 @@ def test_snapshot_captures_untagged_images_for_an_offline_plan(
     online = decisions(janitor(env, "plan", "--json"))
     assert {d for d, (v, _) in offline.items() if v == "delete"} == PLAN | PLATFORM_ROWS
     assert {d: v for d, (v, _) in offline.items()} == {d: v for d, (v, _) in online.items()}
+
+
+def test_plan_says_when_untagged_images_could_not_be_seen(tmp_path: Path) -> None:
+    config = EmulatorConfig.like_hub(manifests_tags_as_text=True)
+    with serve(state(), config) as emu:
+        result = CliRunner().invoke(cli, ["plan"], env=env_of(emu, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "note: untagged images of acme/web could not be seen" in result.stderr
+    assert U_OLD not in result.stdout

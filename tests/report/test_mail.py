@@ -5,13 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import os
 import socket
 import ssl
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,6 +183,125 @@ def silent_server() -> Iterator[int]:
 def test_a_server_that_never_answers_times_out(silent_server: int) -> None:
     with pytest.raises(MailError, match=r"no answer within 0.5 s; check JANITOR_SMTP_HOST/PORT"):
         SmtpMailer(settings(port=silent_server, timeout=0.5)).send(REPORT, TO)
+
+
+class DrippingServer:
+    """An SMTP server on loopback that answers one byte at a time, never fast enough to finish
+    and never slow enough to trip a per-read timeout: from its banner on (``at="banner"``), or
+    after a normal greeting, to EHLO (``at="ehlo"``). Connections it served are counted."""
+
+    def __init__(self, *, at: str = "banner", interval: float = 0.05) -> None:
+        self.at = at
+        self.interval = interval
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self.port = int(self._listener.getsockname()[1])
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self.at == "ehlo":
+                    conn.sendall(b"220 slow.example ESMTP\r\n")
+                    conn.recv(1024)  # EHLO
+                    line = b"250-slow.example\r\n"
+                else:
+                    line = b"220-slow.example\r\n"
+                while not self._stop.is_set():
+                    for byte in line:
+                        conn.sendall(bytes([byte]))
+                        if self._stop.wait(self.interval):
+                            return
+            except OSError:
+                return  # the client hung up: what the deadline is for
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def dripping() -> Iterator[Callable[..., DrippingServer]]:
+    servers: list[DrippingServer] = []
+
+    def start(**kw: Any) -> DrippingServer:
+        servers.append(DrippingServer(**kw))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _send_in_thread(mailer: SmtpMailer) -> BaseException | None:
+    """Send REPORT from a thread and wait for it; a send that never ends fails the test (after
+    a minute) instead of hanging the suite."""
+    outcome: list[BaseException | None] = []
+
+    def send() -> None:
+        try:
+            mailer.send(REPORT, TO)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert outcome, "the delivery never ended: the deadline did not cut it"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("at", ["banner", "ehlo"])
+def test_a_server_that_drips_is_cut_off_at_the_deadline(
+    dripping: Callable[..., DrippingServer], at: str
+) -> None:
+    """Each byte comes well within the 5 s read timeout, so only the whole delivery's deadline
+    can end it; the error says so and names the setting."""
+    server = dripping(at=at)
+    error = _send_in_thread(
+        SmtpMailer(
+            settings(
+                port=server.port, timeout=5.0, deadline=1.0, username=USERNAME, password=PASSWORD
+            )
+        )
+    )
+    assert isinstance(error, MailError)
+    assert str(error) == (
+        f"could not deliver the report to 127.0.0.1:{server.port}: the server did not complete "
+        "the delivery within 1 s (JANITOR_SMTP_TIMEOUT); check JANITOR_SMTP_HOST/PORT"
+    )
+    assert server.connections == 1
+    assert_no_secret(error)
+
+
+def test_a_quick_delivery_is_not_cut_by_its_deadline(smtp_server: StartServer) -> None:
+    """The deadline's timer ends with the delivery: two sends in a row both arrive whole."""
+    server = smtp_server()
+    mailer = SmtpMailer(settings(server, deadline=30.0))
+    mailer.send(REPORT, TO)
+    mailer.send(REPORT, TO)
+    assert len(server.messages) == 2
 
 
 def test_an_untrusted_certificate_is_refused(smtp_server: StartServer, tls: Tls) -> None:
@@ -357,6 +479,33 @@ def test_from_env_password_file(tmp_path: Path) -> None:
 def test_from_env_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ValueError, match=variable) as caught:
         SmtpSettings.from_env({"JANITOR_SMTP_HOST": "smtp.example.com", **env})
+    assert PASSWORD not in str(caught.value)
+
+
+def test_from_env_delivery_deadline() -> None:
+    default = SmtpSettings.from_env({"JANITOR_SMTP_HOST": "h"})
+    assert default is not None and default.deadline == 60.0
+    short = SmtpSettings.from_env({"JANITOR_SMTP_HOST": "h", "JANITOR_SMTP_TIMEOUT": "5"})
+    assert short is not None and short.deadline == 5.0
+    for bad in ("0", "601", "1.5", "soon", "9" * 5000):
+        with pytest.raises(ValueError, match=r"^JANITOR_SMTP_TIMEOUT"):
+            SmtpSettings.from_env({"JANITOR_SMTP_HOST": "h", "JANITOR_SMTP_TIMEOUT": bad})
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder", "big"])
+def test_from_env_password_file_is_a_small_regular_file(tmp_path: Path, special: str) -> None:
+    """A device, a FIFO (which would block an ordinary read forever), a folder or a file over
+    64 KiB is refused at once, naming the variable and never showing the content."""
+    path = {"/dev/zero": Path("/dev/zero")}.get(special, tmp_path / special)
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "folder":
+        path.mkdir()
+    elif special == "big":
+        path.write_text(PASSWORD * 5000)
+    env = {"JANITOR_SMTP_HOST": "h", "JANITOR_SMTP_USERNAME": "u"}
+    with pytest.raises(ValueError, match=f"^JANITOR_SMTP_PASSWORD_FILE: {path}: is ") as caught:
+        SmtpSettings.from_env({**env, "JANITOR_SMTP_PASSWORD_FILE": str(path)})
     assert PASSWORD not in str(caught.value)
 
 

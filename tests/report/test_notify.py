@@ -16,12 +16,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from janitor import notify
+from janitor.apprise_urls import parse_notify_urls
 from janitor.config import Secret, Settings, load_settings
 from janitor.errors import ConfigError
 from janitor.notify import (
     fingerprint,
     known_targets,
-    parse_notify_urls,
     retry_notifications,
     run_notification,
     shown_url,

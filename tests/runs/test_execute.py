@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 
 from janitor.execute import ExecutionTotals, Executor, ItemOutcome
 from janitor.hub.errors import HubServerError, HubTransportError
+from janitor.hub.models import DeleteMetrics
 from janitor.plan import Decision
+from janitor.records import HubMetrics
 from tests.runs.fakehub import REPOSITORY, Call, FakeHub, decision, digest
 
 
@@ -172,3 +174,22 @@ def test_a_stop_request_leaves_the_next_batches_not_attempted() -> None:
     final = sink.final()
     assert [final[digest(n)] for n in range(1, 5)] == ["deleted"] * 2 + ["not_attempted"] * 2
     assert totals.interrupted and set(hub.images) == {digest(3), digest(4)}
+
+
+def test_a_200_whose_metrics_say_fewer_deletes_is_rechecked() -> None:
+    hub = FakeHub({digest(1): (), digest(2): ()}, apply=False)
+    hub.metrics = lambda call, manifests, tags: DeleteMetrics()  # 0 deletes, nothing deleted
+    totals, sink = execute(hub, [decision(1), decision(2)])
+    assert sink.final() == {digest(1): "error", digest(2): "error"}
+    assert "reported 0 manifest delete(s) for 2 image(s)" in sink.detail(digest(1))
+    assert totals.deleted == 0 and totals.hub_metrics == HubMetrics()
+
+
+def test_inflated_metrics_are_rechecked_and_bounded_by_what_was_sent() -> None:
+    hub = FakeHub({digest(1): ("v1",), digest(2): ()})
+    hub.metrics = lambda call, manifests, tags: DeleteMetrics(1_999_998, 0, 5, 0)
+    plan = [decision(1, tags=["v1"], current_tag="delete"), decision(2)]
+    totals, sink = execute(hub, plan)
+    assert sink.final() == {digest(1): "deleted", digest(2): "deleted"}
+    assert "more than the 2 image(s) sent hold" in sink.detail(digest(2))
+    assert totals.hub_metrics == HubMetrics(manifest_deletes=2, tag_deletes=1)

@@ -38,6 +38,7 @@ PAGES = ("/", "/?page=2", "/schedule", "/weekly")
 class Served:
     url: str
     store: Store
+    store_url: str
     seeded: Seeded
     source: DashboardSource
 
@@ -64,7 +65,9 @@ def served(
         store.ensure_schema()
         seeded = seed(store)
         for server in serve(store):
-            yield Served(f"http://127.0.0.1:{server.port}", store, seeded, dashboard_source(store))
+            yield Served(
+                f"http://127.0.0.1:{server.port}", store, url, seeded, dashboard_source(store)
+            )
 
 
 def _run_ids(doc: Element) -> list[int]:
@@ -132,6 +135,18 @@ def test_bad_filters_are_a_400_that_says_why(served: Served, query: str) -> None
     assert "<script>" not in response.text
     text = squash(parse(response.text).find("div", "card").text())
     assert "must be" in text
+
+
+def test_replicas_sharing_the_store_show_the_same_runs(served: Served) -> None:
+    """A second replica (its own Store and server over the same database) serves the same
+    pages: everything comes from the store."""
+    with Store(served.store_url) as other:
+        for server in serve(other):
+            url = f"http://127.0.0.1:{server.port}"
+            for path in ("/", "/?page=2", "/?status=failed", f"/runs/{served.seeded.delete_run}"):
+                mine = httpx.get(served.url + path, timeout=30).text
+                theirs = httpx.get(url + path, timeout=30).text
+                assert mine == theirs, path
 
 
 def test_a_run_page_is_the_run_report_itself(served: Served) -> None:

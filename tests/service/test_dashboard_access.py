@@ -162,6 +162,32 @@ def test_without_a_token_off_loopback_the_dashboard_says_why(store: Store) -> No
         assert httpx.get(url + "/metrics", timeout=30).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("localhost", True),
+        ("localhost:{port}", True),
+        ("127.0.0.1:{port}", True),
+        ("[::1]:{port}", True),
+        ("app.localhost:{port}", True),
+        ("evil.example:{port}", False),
+        ("evil.example", False),
+        ("127.0.0.1.evil.example", False),
+        ("", False),
+    ],
+)
+def test_open_on_loopback_it_answers_only_to_loopback_host_names(
+    store: Store, host: str, allowed: bool
+) -> None:
+    """A page elsewhere cannot read the open dashboard through a DNS name rebound to 127.0.0.1."""
+    for server in serve(store):
+        url = f"http://127.0.0.1:{server.port}"
+        headers = {"Host": host.format(port=server.port)}
+        response = httpx.get(url + "/", headers=headers, timeout=30)
+        assert response.status_code == (200 if allowed else 421)
+        assert httpx.get(url + "/healthz", headers=headers, timeout=30).status_code == 200
+
+
 def test_chromium_reads_the_dashboard_with_basic_auth_in_the_url(guarded: str) -> None:
     port = guarded.rsplit(":", 1)[1]
     dom = dump_dom(f"http://ops:{TOKEN}@127.0.0.1:{port}/")

@@ -22,6 +22,7 @@ from janitor.cli import cli
 from janitor.emulator.faults import Fault
 from janitor.emulator.seed import load_seed
 from janitor.emulator.server import RunningEmulator, start_emulator
+from janitor.records import RunRecord
 from janitor.service.lifecycle import PID_FILE_NAME
 from janitor.store import Store
 from tests.service.helpers import seed, service_env, wait_until, write_policy
@@ -63,6 +64,15 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
         yield port, inbox
     finally:
         controller.stop()
+
+
+def deleting(store: Store) -> RunRecord | None:
+    """The running run of policy nightly once it deleted an image."""
+    return next(
+        (r for r in store.list_runs(policy="nightly", status="running")
+         if store.outcome_counts(r.id).get("deleted", 0) >= 1),
+        None,
+    )  # fmt: skip
 
 
 def test_start_up_refuses_invalid_policies_and_config_listing_every_error(
@@ -110,8 +120,9 @@ def test_serve_reloads_on_sighup_and_stops_cleanly_on_sigterm_mid_run(
         JANITOR_SMTP_PORT=str(smtp_port), JANITOR_SMTP_SECURITY="none",
         JANITOR_SMTP_FROM="janitor@example.com",
     )  # fmt: skip
-    # Deletes are slow: the run is still going when SIGTERM comes.
-    emulator.faults.add(Fault("slow", path=r"/delete-images$", delay=0.4, times=1000))
+    # Deletes are slow (~20 s for the run): it is still going when SIGTERM comes, however long
+    # the two `janitor serve --reload` processes take to start on a busy machine.
+    emulator.faults.add(Fault("slow", path=r"/delete-images$", delay=1.0, times=1000))
     serve = ServeProcess(["--once-at-start"], env, tmp_path, "serve")
     store = Store(database)
     try:
@@ -139,14 +150,7 @@ def test_serve_reloads_on_sighup_and_stops_cleanly_on_sigterm_mid_run(
         assert "janitor_policy_reload_failures_total 1.0" in metrics
 
         # SIGTERM while the run at start is deleting, batch by batch.
-        run = wait_until(
-            lambda: next(
-                (r for r in store.list_runs(policy="nightly", status="running")
-                 if store.outcome_counts(r.id).get("deleted", 0) >= 1),
-                None,
-            ),
-            what="a run in the middle of its deletes",
-        )  # fmt: skip
+        run = wait_until(lambda: deleting(store), what="a run in the middle of its deletes")
         serve.signal(signal.SIGTERM)
         assert serve.wait(70) == 0, serve.output()
     finally:
@@ -235,3 +239,73 @@ def test_the_commands_have_help(tmp_path: Path) -> None:
         assert result.exit_code == 0
         assert len(result.stdout.split("\n\n")[1].strip()) > 20  # a real description
     assert "--fire-every" not in invoke(["serve", "--help"], env).stdout  # a hidden test seam
+
+
+IMPOSSIBLE_DATE = (
+    "name: impossible\nnamespace: acme\nschedule: '0 3 * * *'\n"
+    "select:\n  - last_pushed: {older_than: 2020-02-30}\n"
+)
+REFUSED = "reload refused (the policies could not be read: "
+
+
+def test_a_reload_whose_loader_raises_anything_keeps_an_idle_service_whole(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    """Fault: on SIGHUP the policy folder makes the loader raise an error that is not a policy
+    error (an impossible date). Before: the service exited. Now it keeps the old policies, logs
+    one line, and goes on serving: a later SIGHUP reloads, SIGTERM stops it cleanly."""
+    policies = tmp_path / "policies"
+    write_policy(policies, "nightly", mode="dry-run", schedule="0 3 * * *")
+    database = f"sqlite:///{tmp_path / 'janitor.db'}"
+    serve = ServeProcess([], service_env(emulator.url, tmp_path, database), tmp_path, "serve")
+    try:
+        serve.wait_listening()
+        (policies / "impossible.yaml").write_text(IMPOSSIBLE_DATE, encoding="utf-8")
+        serve.signal(signal.SIGHUP)
+        refused = serve.wait_for(lambda m: m.startswith(REFUSED), what="the refusal")
+        assert "day is out of range for month" in refused
+        assert refused.endswith("keeping the 1 policies loaded before")
+        assert serve.proc.poll() is None
+        assert serve.get("/healthz").status_code == 200
+        assert "janitor_policy_reload_failures_total 1.0" in serve.get("/metrics").text
+
+        (policies / "impossible.yaml").unlink()
+        write_policy(policies, "weekly", mode="dry-run", schedule="0 4 * * 0")
+        serve.signal(signal.SIGHUP)
+        serve.wait_for(lambda m: m.startswith("policies reloaded: 2 policies"), what="reload")
+        serve.signal(signal.SIGTERM)
+        assert serve.wait(30) == 0, serve.output()
+    finally:
+        serve.close()
+    assert serve.messages()[-1] == "stopped"
+
+
+def test_a_reload_whose_loader_raises_anything_mid_run_keeps_the_signals_handled(
+    tmp_path: Path, emulator: RunningEmulator
+) -> None:
+    """Fault: the same reload while a run deletes. Before: the service lost its signal handlers
+    (/healthz still said running) and the next SIGTERM killed it mid-delete, leaving the run
+    ``running``. Now SIGTERM still stops it cleanly: the run is recorded interrupted."""
+    policies = tmp_path / "policies"
+    write_policy(policies, "nightly", mode="delete", schedule="0 3 * * *")
+    database = f"sqlite:///{tmp_path / 'janitor.db'}"
+    env = service_env(emulator.url, tmp_path, database, JANITOR_BATCH_SIZE="1")
+    emulator.faults.add(Fault("slow", path=r"/delete-images$", delay=0.4, times=1000))
+    serve = ServeProcess(["--once-at-start"], env, tmp_path, "serve")
+    store = Store(database)
+    try:
+        serve.wait_listening()
+        run = wait_until(lambda: deleting(store), what="a run in the middle of its deletes")
+        (policies / "impossible.yaml").write_text(IMPOSSIBLE_DATE, encoding="utf-8")
+        serve.signal(signal.SIGHUP)
+        serve.wait_for(lambda m: m.startswith(REFUSED), what="the refusal")
+        health = serve.get("/healthz").json()
+        assert health["running"] == ["nightly"] and health["scheduler"] == "running"
+        serve.signal(signal.SIGTERM)
+        assert serve.wait(70) == 0, serve.output()
+    finally:
+        serve.close()
+        store.close()
+    assert "received SIGTERM: stopping" in serve.messages()
+    record = Store(database).get_run(run.id)
+    assert record is not None and record.status == "interrupted"

@@ -144,10 +144,10 @@ def test_an_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"cannot create the folder .* for the SQLite database"):
         Store(f"sqlite:///{blocker}/sub/janitor.db")
     blocked = tmp_path / "folder.db"
-    blocked.mkdir()  # a folder where the database file should be
-    with Store(f"sqlite:///{blocked}") as store, pytest.raises(StoreError) as caught:
-        store.ping()
-    assert str(caught.value).startswith(f"cannot reach the database sqlite:///{blocked}: ")
+    blocked.mkdir()  # a folder where the database file should be: refused before any use
+    with pytest.raises(StoreError, match=f"{blocked} is a folder") as caught:
+        Store(f"sqlite:///{blocked}")
+    assert caught.value.exit_code == 2
 
 
 def test_the_store_can_be_used_again_after_close(store: Store) -> None:

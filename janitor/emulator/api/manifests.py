@@ -73,7 +73,11 @@ def _rows(ctx: Any, images: list[StoredImage]) -> list[dict[str, Any]]:
             {
                 "manifest_digest": image.digest,
                 "media_type": image.media_type,
-                "tags": image.current_tags,
+                "tags": (
+                    ",".join(image.current_tags)
+                    if ctx.config.manifests_tags_as_text
+                    else image.current_tags
+                ),
                 "last_pushed": ctx.time(image.last_pushed),
                 "last_pulled": ctx.time(image.last_pulled),
             }
