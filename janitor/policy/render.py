@@ -175,7 +175,7 @@ def _repository_block(
     lines = [
         f"{plan.namespace}/{repository.repository}: {_count(images, 'image')}, {delete} to delete"
     ]
-    shown = [d for d in repository.decisions if show_kept or d.verdict == "delete"]
+    shown = [d for d in repository.decisions if show_kept or d.verdict == "delete" or d.untag]
     if shown:
         inner = None if width is None else width - 2
         rows = [_row(d, under) for d, under in _under_subjects(shown)]

@@ -226,6 +226,7 @@ def test_the_plan_shows_companions_under_their_subject_and_the_tags_to_remove() 
     assert rows[2].startswith("└ sha256:000000000000  sha256-aaaa")
     assert "signature of sha256:aaaaaaaaaaaa (deleted with it)" in rows[2]
     assert lines[-1].endswith("2 to delete, 1 to keep, 1 tag to remove")
+    assert "removes 'pr-9'; the image stays" in plan_table(plan, show_kept=False)
     body = plan_to_json(plan)
     images = {i["digest"][-4:]: i for i in body["repositories"][0]["images"]}
     assert images["1111"]["subject"] == SUBJECT
