@@ -305,6 +305,32 @@ def test_missed_fires_coalesce_into_one_run(harness: Harness) -> None:
         assert service.metrics.fires_skipped.labels("nightly", reason)._value.get() == 0
 
 
+def test_reload_keeps_the_old_policies_whatever_the_loader_raises(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A loader that raises something other than a policy error (a bug, a library's ValueError)
+    is refused like an invalid set: the old policies stay, one log line, the service whole."""
+    write_policy(harness.policies, "nightly")
+    service = harness.service()
+    caplog.set_level(logging.INFO, logger="janitor")
+
+    def broken_loader() -> list[Any]:
+        raise ValueError("day is out of range for month")
+
+    with harness.running(service):
+        service.load_policies = broken_loader
+        assert service.reload() is False
+        assert set(service.policies) == {"nightly"}
+        assert service.scheduler.get_job(policy_job_id("nightly")) is not None
+        refused = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
+        assert refused == [
+            "reload refused (the policies could not be read: ValueError: day is out of range "
+            "for month): keeping the 1 policies loaded before"
+        ]
+        assert service.metrics.reload_failures._value.get() == 1
+        assert service.health().healthy
+
+
 def test_reload_keeps_the_old_policies_when_the_new_ones_are_invalid(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
