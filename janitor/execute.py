@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+from janitor.follow import after_subjects
 from janitor.hub.errors import HubError, HubTransportError
 from janitor.hub.models import DeleteMetrics, DeleteResult, DeleteWarning, ManifestRef
 from janitor.plan import Decision
@@ -149,23 +150,30 @@ class Executor:
     """For a ``not_found``: whether an earlier run's delete of that image took effect (settling
     it, and giving what to record instead of an error); None: no earlier run sent one."""
     _sizes: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    _outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
 
     def run(self, planned: Iterable[tuple[str, Sequence[Decision]]]) -> ExecutionTotals:
-        """``planned``: (repository, decisions with verdict delete) in the order to work on."""
+        """``planned``: (repository, decisions with verdict delete) in the order to work on.
+        A repository's companions go after their subjects, and only those whose subject went
+        (:func:`janitor.follow.after_subjects`)."""
         for repository, decisions in planned:
-            batches = list(self._batches(decisions))
-            for index, (active_from, batch) in enumerate(batches):
-                if self.totals.failure is not None or self.stop.is_set():
-                    rest = [d for _, b in batches[index:] for d in b]
-                    self._emit(
-                        repository,
-                        [(d, "not_attempted", self._stop_reason(), None) for d in rest],
-                    )
-                    if self.stop.is_set():
-                        self.totals.interrupted = True
-                    break
-                self._run_batch(repository, batch, active_from)
+            for wave in after_subjects(repository, decisions, self._outcomes, self._emit):
+                self._run_decisions(repository, wave)
         return self.totals
+
+    def _run_decisions(self, repository: str, decisions: Sequence[Decision]) -> None:
+        batches = list(self._batches(decisions))
+        for index, (active_from, batch) in enumerate(batches):
+            if self.totals.failure is not None or self.stop.is_set():
+                rest = [d for _, b in batches[index:] for d in b]
+                self._emit(
+                    repository,
+                    [(d, "not_attempted", self._stop_reason(), None) for d in rest],
+                )
+                if self.stop.is_set():
+                    self.totals.interrupted = True
+                break
+            self._run_batch(repository, batch, active_from)
 
     def skip_all(self, planned: Iterable[tuple[str, Sequence[Decision]]], reason: str) -> None:
         for repository, decisions in planned:
@@ -479,6 +487,7 @@ class Executor:
         ]
         for item, (d, *_) in zip(outcomes, decided, strict=True):
             self.totals.count(item, d.image.size)
+            self._outcomes[(repository, item.digest)] = item.outcome
         self.sink(outcomes)
 
 

@@ -30,6 +30,11 @@ class Decision:
     """What the matching select entry says to do with a ``current_tag`` warning."""
     active_from: datetime | None = None
     """The cutoff the matching entry used, sent as ``active_from`` with ``delete-images``."""
+    subject: str | None = None
+    """For a companion (a signature, attestation, SBOM or referrer tagged ``sha256-<hex>...``):
+    the digest of the image it follows; it is deleted only with that image."""
+    untag: tuple[str, ...] = ()
+    """Current tags an ``action: untag`` entry removes from this image, which stays."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,12 @@ class DecisionRecord:
     ``not_found``, ``child_manifest``, ...), machine-readable beside ``detail``."""
 
 
+UNTAGGED = "untagged"
+WOULD_UNTAG = "would_untag"
+UNTAG_CODES = frozenset({UNTAGGED, WOULD_UNTAG})
+"""The ``hub_code`` of a kept image whose tags an ``action: untag`` entry removed (or, in a dry
+run, would remove): the image stays, so its outcome stays ``kept``."""
+
 OutcomeRow = tuple[str, str, Outcome, str | None] | tuple[str, str, Outcome, str | None, str | None]
 """An item's new outcome: (repository, digest, outcome, detail[, hub_code])."""
 

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from janitor.backends.tag_removal import RemovedTag, TagRemoval
 from janitor.errors import RunFailed
+from janitor.hub.errors import HubError
 from janitor.hub.models import (
     CallStats,
     DeleteResult,
@@ -49,6 +51,18 @@ class Backend(Protocol):
         active_from: datetime | None = None,
         ignore_warnings: Sequence[DeleteWarning] = (),
     ) -> DeleteResult: ...
+
+    def remove_tags(
+        self,
+        namespace: str,
+        repository: str,
+        wanted: Sequence[TagRemoval],
+        *,
+        dry_run: bool,
+    ) -> tuple[list[RemovedTag], HubError | None]:
+        """Remove tags from images that stay (``action: untag``), after a fresh check that each
+        still points at its image (:mod:`janitor.backends.tag_removal`)."""
+        ...
 
     def own_calls(self) -> CallStats:
         """Calls made by clients of the backend's own (the registry's), beyond the Hub client

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
+from janitor.backends.tag_removal import RemovedTag, TagRemoval, remove_tags
 from janitor.hub.client import HubClient
+from janitor.hub.errors import HubError
 from janitor.hub.inventory import iter_inventory
 from janitor.hub.models import (
     CallStats,
@@ -51,3 +53,14 @@ class DeleteImagesBackend:
             active_from=active_from,
             ignore_warnings=ignore_warnings,
         )
+
+    def remove_tags(
+        self,
+        namespace: str,
+        repository: str,
+        wanted: Sequence[TagRemoval],
+        *,
+        dry_run: bool,
+    ) -> tuple[list[RemovedTag], HubError | None]:
+        """Hub's tag DELETE, as on the registry backend (``delete-images`` removes images)."""
+        return remove_tags(self.client, namespace, repository, wanted, dry_run=dry_run)

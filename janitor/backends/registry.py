@@ -56,6 +56,7 @@ from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 
+from janitor.backends.tag_removal import RemovedTag, TagRemoval, remove_tags
 from janitor.backends.untagged import disagreement, join, manifests_served
 from janitor.hub.client import HubClient
 from janitor.hub.errors import HubError, IncompleteListing, UnknownShape
@@ -336,6 +337,17 @@ class RegistryBackend:
             self.registry.close()
 
     # -- deletion --------------------------------------------------------------------------
+
+    def remove_tags(
+        self,
+        namespace: str,
+        repository: str,
+        wanted: Sequence[TagRemoval],
+        *,
+        dry_run: bool,
+    ) -> tuple[list[RemovedTag], HubError | None]:
+        """Tags removed from images that stay (``action: untag``), through Hub's tag DELETE."""
+        return remove_tags(self.hub, namespace, repository, wanted, dry_run=dry_run)
 
     def delete_images(
         self,

@@ -110,6 +110,14 @@ def _fault(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
     "registry that deletes a tagged manifest with its tags, manifest GETs as pulls, tag DELETE "
     "on hub-tool's path only, the manifests listing (untagged images).",
 )
+@click.option(
+    "--signed-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="With --generate: the fraction of tagged images that get a cosign signature "
+    "(sha256-<hex>.sig, half of them an attestation .att too), as images of their own.",
+)
 def serve(
     seed_file: Path | None,
     size: str | None,
@@ -123,6 +131,7 @@ def serve(
     tag_shape: str,
     token_ttl: float,
     like_hub: bool,
+    signed_fraction: float,
 ) -> None:
     """Serve an emulated Docker Hub until interrupted (SIGINT or SIGTERM)."""
     if (seed_file is None) == (size is None):
@@ -147,7 +156,13 @@ def serve(
                 f"{MAX_IMAGES:,} images each",
                 param_hint="--generate",
             )
-        state = generate_state(namespace=namespace, repos=repos, images=images, seed=random_seed)
+        state = generate_state(
+            namespace=namespace,
+            repos=repos,
+            images=images,
+            seed=random_seed,
+            signed_fraction=signed_fraction,
+        )
     config = (EmulatorConfig.like_hub if like_hub else EmulatorConfig)(
         rate_limit=rate_limit,
         rate_window=rate_window,

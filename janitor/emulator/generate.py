@@ -67,14 +67,17 @@ def generate_state(
     tagged_fraction: float = 0.3,
     multiarch_fraction: float = 0.1,
     users: Sequence[User] | None = None,
+    signed_fraction: float = 0.0,
 ) -> HubState:
     """A state with one generated namespace of ``repos`` repositories of ``images`` images each.
 
     Same arguments (``now`` included) give the same data. ``now`` defaults to the current time.
+    ``signed_fraction`` of the tagged images get a cosign signature (and half of those an
+    attestation) as images of their own, on top of ``images``.
     """
     if repos < 0 or images < 0:
         raise ValueError("repos and images cannot be negative")
-    if not 0 <= tagged_fraction <= 1 or not 0 <= multiarch_fraction <= 1:
+    if not all(0 <= f <= 1 for f in (tagged_fraction, multiarch_fraction, signed_fraction)):
         raise ValueError("fractions are between 0 and 1")
     now = (now or datetime.now(UTC)).astimezone(UTC)
     if users is None:
@@ -89,7 +92,14 @@ def generate_state(
     ns = StoredNamespace(namespace, True)
     for index in range(repos):
         ns.repositories[repository_name(index)] = _repository(
-            namespace, index, images, seed, now, tagged_fraction, multiarch_fraction
+            namespace,
+            index,
+            images,
+            seed,
+            now,
+            tagged_fraction,
+            multiarch_fraction,
+            signed_fraction,
         )
     return HubState(users, [ns])
 
@@ -102,6 +112,7 @@ def _repository(
     now: datetime,
     tagged_fraction: float,
     multiarch_fraction: float,
+    signed_fraction: float = 0.0,
 ) -> StoredRepository:
     meta = random.Random(f"janitor-emulator/{seed}/{namespace}/{index}/meta")
     # Most repositories are busy; some went quiet long ago.
@@ -124,6 +135,7 @@ def _repository(
         spacing_hours,
         tagged_fraction,
         multiarch_fraction,
+        signed_fraction,
     )
     return StoredRepository(
         namespace,
@@ -145,6 +157,7 @@ def generate_images(
     spacing_hours: float,
     tagged_fraction: float,
     multiarch_fraction: float,
+    signed_fraction: float = 0.0,
 ) -> list[StoredImage]:
     """A repository's images, newest push first. Pure: same arguments, same images."""
     rng = random.Random(rng_seed)
@@ -214,6 +227,32 @@ def generate_images(
         else:
             pulled = from_ts(pushed_ts + (now_ts - pushed_ts) * rand() ** 2, UTC)
         append(StoredImage(digest, media_type, pushed, pulled, size, platforms, tags))
+    return with_signatures(out, rng_seed, signed_fraction) if signed_fraction else out
+
+
+def with_signatures(images: list[StoredImage], rng_seed: str, fraction: float) -> list[StoredImage]:
+    """``images`` with a cosign signature (``sha256-<hex>.sig``) after ``fraction`` of the tagged
+    ones, pushed a minute after them, and an attestation (``.att``) after half of those; from a
+    random stream of their own, so the other images do not change."""
+    rng = random.Random(rng_seed + "/signatures")
+    out: list[StoredImage] = []
+    for image in images:
+        if image.current_tags and rng.random() < fraction:
+            kinds = (".sig", ".att") if rng.random() < 0.5 else (".sig",)
+            for kind in kinds:
+                tag = "sha256-" + image.digest.removeprefix("sha256:") + kind
+                out.append(
+                    StoredImage(
+                        f"sha256:{rng.getrandbits(256):064x}",
+                        MANIFEST_MEDIA_TYPE,
+                        image.last_pushed + timedelta(minutes=1),
+                        image.last_pulled,
+                        int(rng.uniform(400, 2000)),
+                        (),
+                        [TagEntry(tag, True)],
+                    )
+                )
+        out.append(image)
     return out
 
 

@@ -55,6 +55,7 @@ class Planned:
     sized: bytes  # 1 where the size is known
     entry: bytes  # the number of the image's (entry, current_tag, active_from) in Entries
     tags: dict[int, tuple[str, ...]]  # position -> current tags, for the tagged images only
+    subjects: dict[int, str]  # position -> the image a companion is deleted with (companions only)
     children: dict[int, tuple[str, ...]]  # position -> platform manifests, for indexes only
 
     @classmethod
@@ -74,6 +75,7 @@ class Planned:
             sized=bytes(d.image.size is not None for d in deletes),
             entry=bytes(numbers),
             tags={i: d.image.current_tags for i, d in enumerate(deletes) if d.image.current_tags},
+            subjects={i: d.subject for i, d in enumerate(deletes) if d.subject is not None},
             children={i: d.image.children for i, d in enumerate(deletes) if d.image.children},
         )
 
@@ -103,6 +105,7 @@ class Planned:
                     selected_by=selected_by,
                     current_tag=current_tag,
                     active_from=active_from,
+                    subject=self.subjects.get(i),
                 )
             )
         return tuple(out)

@@ -28,8 +28,10 @@ from janitor.hub.models import RepositoryInventory
 from janitor.plan import Decision, LimitViolation
 from janitor.planner import Planner, PolicyPlanner
 from janitor.policy import Policy, check_limits
-from janitor.records import DecisionRecord, RunMetrics, RunRecord, RunStatus
+from janitor.policy.limits import RepositoryCounts
+from janitor.records import DecisionRecord, OutcomeRow, RunMetrics, RunRecord, RunStatus
 from janitor.store import StoreError
+from janitor.untag import PlannedUntags, removal_of, run_untags, skip_untags
 
 log = logging.getLogger("janitor.engine")
 
@@ -119,6 +121,7 @@ class _Run:
     planner: Planner
     counters: _Counters = field(default_factory=_Counters)
     planned: list[Planned] = field(default_factory=list)
+    untags: PlannedUntags = field(default_factory=list)
     entries: Entries = field(default_factory=Entries)
     totals: ExecutionTotals = field(default_factory=ExecutionTotals)
     status: RunStatus = "succeeded"
@@ -164,7 +167,7 @@ class _Run:
             self.ctx.store.set_backend(self.run_id, self.backend.name)
         return self.backend
 
-    def plan(self) -> list[tuple[str, int, int]]:
+    def plan(self) -> list[RepositoryCounts]:
         """List and evaluate the namespace repository by repository, recording every decision
         and settling earlier runs' unconfirmed deletes; returns the counts the limits check."""
         ctx, store, policy = self.ctx, self.ctx.store, self.policy
@@ -176,7 +179,7 @@ class _Run:
             grace=timedelta(seconds=ctx.settings.unconfirmed_grace_seconds),
         )
         backend = self._connect()
-        counts: list[tuple[str, int, int]] = []
+        counts: list[RepositoryCounts] = []
         for inventory in backend.inventory(
             policy.namespace,
             repositories=self.planner.covers,
@@ -194,7 +197,21 @@ class _Run:
                 self.planned.append(
                     Planned.of(policy.namespace, repo_plan.repository, deletes, self.entries)
                 )
-            counts.append((repo_plan.repository, len(repo_plan.decisions), len(deletes)))
+            removals = [
+                removal_of(d.image.digest, d.untag, d.image.current_tags)
+                for d in repo_plan.decisions
+                if d.untag
+            ]
+            if removals:
+                self.untags.append((repo_plan.repository, removals))
+            counts.append(
+                (
+                    repo_plan.repository,
+                    len(repo_plan.decisions),
+                    len(deletes),
+                    sum(len(r.tags) for r in removals),
+                )
+            )
             self.counters.add_repository(repo_plan.decisions)
             store.heartbeat(self.run_id, ctx.clock())
             if ctx.progress:
@@ -220,20 +237,21 @@ class _Run:
             self.ctx.store.set_notes(self.run_id, self.notes)
         return inventory.refused is not None
 
-    def execute(self, counts: list[tuple[str, int, int]]) -> None:
+    def execute(self, counts: list[RepositoryCounts]) -> None:
         """Hub's dry run, then (unless a dry run, and within the limits) the deletes."""
         store = self.ctx.store
         violations = check_limits(counts, self.policy)
 
-        def sink(outcomes: Sequence[ItemOutcome]) -> None:
-            store.set_outcomes(
-                self.run_id,
-                [(o.repository, o.digest, o.outcome, o.detail, o.hub_code) for o in outcomes],
-            )
+        def sink(outcomes: Sequence[ItemOutcome | OutcomeRow]) -> None:
+            rows: list[OutcomeRow] = [
+                (o.repository, o.digest, o.outcome, o.detail, o.hub_code)
+                if isinstance(o, ItemOutcome)
+                else o
+                for o in outcomes
+            ]
+            store.set_outcomes(self.run_id, rows)
             if self.unconfirmed is not None and not self.dry_run:
-                self.unconfirmed.deleted_here(
-                    (o.repository, o.digest) for o in outcomes if o.outcome == "deleted"
-                )
+                self.unconfirmed.deleted_here((r[0], r[1]) for r in rows if r[2] == "deleted")
             store.heartbeat(self.run_id, self.ctx.clock())
 
         assert self.backend is not None
@@ -251,8 +269,21 @@ class _Run:
         if violations and not self.dry_run:
             self.status, self.error = "failed", _limit_message(violations)
             executor.skip_all(expanded(self.planned, self.entries), "not attempted: " + self.error)
+            skip_untags(self.untags, self.error, sink)
             return
         executor.run(expanded(self.planned, self.entries))
+        if self.untags:
+            if self.totals.failure is not None:
+                skip_untags(self.untags, "the run stopped after an earlier failure", sink)
+            else:
+                self.totals.failure = run_untags(
+                    self.backend,
+                    self.policy.namespace,
+                    self.untags,
+                    dry_run=self.dry_run,
+                    sink=sink,
+                    stop=self.ctx.stop,
+                )
         if violations:
             self.status = "failed"
             self.error = _limit_message(violations) + " (dry run: nothing deleted)"

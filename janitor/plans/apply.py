@@ -164,6 +164,9 @@ class SavedPlanPlanner:
             if digest not in listed
         ]
         decisions.sort(key=lambda d: d.image.digest)
+        # Applying a saved plan deletes what it lists and nothing else: tags an action: untag
+        # entry would remove now are left to a run of the policy.
+        decisions = [replace(d, untag=()) if d.untag else d for d in decisions]
         return RepositoryPlan(fresh.namespace, repository, tuple(decisions))
 
     def unlisted(self) -> Iterable[RepositoryPlan]:

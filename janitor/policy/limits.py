@@ -16,7 +16,8 @@ from janitor.plan import LimitViolation, Plan, RepositoryPlan
 if TYPE_CHECKING:
     from janitor.policy.model import Policy
 
-RepositoryCounts = tuple[str, int, int]
+RepositoryCounts = tuple[str, int, int] | tuple[str, int, int, int]
+"""(repository, images, deletes[, tags removed by ``action: untag``])."""
 
 
 def judged_images(plan: RepositoryPlan) -> int:
@@ -28,12 +29,13 @@ def judged_images(plan: RepositoryPlan) -> int:
     return sum(1 for d in plan.decisions if d.image.digest not in children)
 
 
-def _counts(item: RepositoryPlan | RepositoryCounts) -> RepositoryCounts:
+def _counts(item: RepositoryPlan | RepositoryCounts) -> tuple[str, int, int, int]:
     if isinstance(item, RepositoryPlan):
         deletes = sum(1 for d in item.decisions if d.verdict == "delete")
-        return item.repository, judged_images(item), deletes
-    repository, images, deletes = item
-    return repository, int(images), int(deletes)
+        untags = sum(len(d.untag) for d in item.decisions)
+        return item.repository, judged_images(item), deletes, untags
+    untags = item[3] if len(item) == 4 else 0
+    return item[0], int(item[1]), int(item[2]), int(untags)
 
 
 def check_limits(
@@ -47,10 +49,11 @@ def check_limits(
     limits = policy.limits
     fraction = limits.max_fraction_per_repository
     per_repository: list[LimitViolation] = []
-    total = 0
+    total = removals = 0
     for item in items:
-        repository, images, deletes = _counts(item)
+        repository, images, deletes, untags = _counts(item)
         total += deletes
+        removals += untags
         if fraction is not None and images > 0 and deletes / images > fraction:
             actual = deletes / images
             per_repository.append(
@@ -67,15 +70,18 @@ def check_limits(
                 )
             )
     violations: list[LimitViolation] = []
-    if limits.max_deletes is not None and total > limits.max_deletes:
+    if limits.max_deletes is not None and total + removals > limits.max_deletes:
+        what = f"delete {total} images"
+        if removals:
+            what += f" and remove {removals} tags (max_deletes counts both)"
         violations.append(
             LimitViolation(
                 limit="max_deletes",
                 allowed=limits.max_deletes,
-                actual=total,
+                actual=total + removals,
                 repository=None,
                 message=(
-                    f"policy '{policy.name}' would delete {total} images in namespace "
+                    f"policy '{policy.name}' would {what} in namespace "
                     f"{policy.namespace}; max_deletes allows {limits.max_deletes}"
                 ),
             )

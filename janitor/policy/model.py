@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 NeverRule = Literal["match", "skip"]
 CurrentTagRule = Literal["skip", "delete"]
+SelectAction = Literal["delete", "untag"]
 Mode = Literal["dry-run", "delete"]
 
 CONTEXT_SOURCE = "source"
@@ -237,6 +238,16 @@ class SelectEntry(StrictModel):
     current_tag: CurrentTagRule = "skip"
     """What to do when Hub warns that the image still has current tags: skip it (default), or
     delete it with its tags."""
+    orphaned_companions: bool = False
+    """true: the entry selects companions (cosign signatures, attestations, SBOMs and referrer
+    tags sha256-<hex>...) whose subject image is gone, when its age conditions hold; it then
+    selects nothing else."""
+    action: SelectAction = "delete"
+    """delete (default): delete the selected images; untag: only remove the current tags that
+    match the entry's tags from the images it selects, which otherwise stay."""
+    allow_last_tag: bool = False
+    """With action: untag, also remove an image's last current tag (by default an image keeps
+    at least one)."""
 
     _tags: PatternList | None = PrivateAttr(default=None)
 
@@ -261,11 +272,23 @@ class SelectEntry(StrictModel):
     @model_validator(mode="after")
     def _coherent(self) -> SelectEntry:
         conditions = (self.currently_tagged, self.tags, self.last_pushed, self.last_pulled)
-        if all(c is None for c in conditions):
+        if all(c is None for c in conditions) and not self.orphaned_companions:
             raise ValueError(
                 "a select entry needs at least one condition: currently_tagged, tags, "
-                "last_pushed or last_pulled"
+                "last_pushed, last_pulled or orphaned_companions"
             )
+        if self.orphaned_companions and (self.tags is not None or self.currently_tagged):
+            raise ValueError(
+                "orphaned_companions selects companions by their subject, never by tag: "
+                "leave tags and currently_tagged out of that entry"
+            )
+        if self.action == "untag":
+            if self.tags is None:
+                raise ValueError("action: untag needs tags: the patterns of the tags to remove")
+            if self.orphaned_companions:
+                raise ValueError("action: untag cannot go with orphaned_companions")
+        elif self.allow_last_tag:
+            raise ValueError("allow_last_tag only goes with action: untag")
         if self.tags is not None and self.currently_tagged is False:
             raise ValueError(
                 "tags needs current tags, so it can never hold with currently_tagged: false"

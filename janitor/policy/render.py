@@ -47,6 +47,8 @@ def decision_to_json(decision: Decision) -> dict[str, Any]:
         "candidate": decision.candidate,
         "current_tag": decision.current_tag,
         "active_from": iso(decision.active_from),
+        "subject": decision.subject,
+        "untag": list(decision.untag),
     }
 
 
@@ -63,12 +65,13 @@ def violation_to_json(violation: LimitViolation) -> dict[str, Any]:
 def totals(plan: Plan) -> dict[str, Any]:
     """Counts of the plan: repositories, images, delete, keep, candidates, bytes to delete
     (None when no size is known for any image to delete)."""
-    images = delete = candidates = 0
+    images = delete = candidates = untag = 0
     size: int | None = None
     for repository in plan.repositories:
         images += judged_images(repository)
         for decision in repository.decisions:
             candidates += decision.candidate
+            untag += len(decision.untag)
             if decision.verdict == "delete":
                 delete += 1
                 if decision.image.size is not None:
@@ -80,6 +83,7 @@ def totals(plan: Plan) -> dict[str, Any]:
         "keep": images - delete,
         "candidates": candidates,
         "bytes_to_delete": size,
+        "tags_to_remove": untag,
     }
 
 
@@ -110,19 +114,45 @@ def _cell(text: str, width: int | None) -> str:
     return text[: width - 3] + "..."
 
 
-def _row(decision: Decision) -> tuple[str, str, str, str, str, str]:
+def _row(decision: Decision, under: bool = False) -> tuple[str, str, str, str, str, str]:
     image = decision.image
     tags = ", ".join(image.current_tags) or "-"
     pushed = iso(image.last_pushed)
     pulled = iso(image.last_pulled)
+    reason = decision.reasons[0] if decision.reasons else ""
+    verdict: str = decision.verdict
+    if decision.untag:
+        verdict = "untag"
+        reason = "removes " + ", ".join(f"'{t}'" for t in decision.untag) + "; the image stays"
     return (
-        short_digest(image.digest),
+        ("└ " if under else "") + short_digest(image.digest),
         _cell(tags, _TAGS_WIDTH),
         pushed[:10] if pushed else "unknown",
         pulled[:10] if pulled else "never",
-        decision.verdict,
-        decision.reasons[0] if decision.reasons else "",
+        verdict,
+        reason,
     )
+
+
+def _under_subjects(decisions: list[Decision]) -> list[tuple[Decision, bool]]:
+    """The decisions in order, each companion moved right under its subject (when shown):
+    (decision, shown under its subject)."""
+    shown = {d.image.digest for d in decisions}
+    followers: dict[str, list[Decision]] = {}
+    for d in decisions:
+        if d.subject is not None and d.subject in shown:
+            followers.setdefault(d.subject, []).append(d)
+    out: list[tuple[Decision, bool]] = []
+
+    def put(d: Decision, under: bool) -> None:
+        out.append((d, under))
+        for follower in followers.get(d.image.digest, ()):
+            put(follower, True)
+
+    for d in decisions:
+        if d.subject is None or d.subject not in shown:
+            put(d, False)
+    return out
 
 
 def _table(rows: list[tuple[str, ...]], width: int | None) -> list[str]:
@@ -145,10 +175,11 @@ def _repository_block(
     lines = [
         f"{plan.namespace}/{repository.repository}: {_count(images, 'image')}, {delete} to delete"
     ]
-    shown = [d for d in repository.decisions if show_kept or d.verdict == "delete"]
+    shown = [d for d in repository.decisions if show_kept or d.verdict == "delete" or d.untag]
     if shown:
         inner = None if width is None else width - 2
-        lines.extend("  " + line for line in _table([_COLUMNS, *map(_row, shown)], inner))
+        rows = [_row(d, under) for d, under in _under_subjects(shown)]
+        lines.extend("  " + line for line in _table([_COLUMNS, *rows], inner))
     hidden = len(repository.decisions) - len(shown)
     if hidden:
         lines.append(f"  ({_count(hidden, 'kept image')} not shown)")
@@ -174,6 +205,7 @@ def plan_table(plan: Plan, *, width: int | None = None, show_kept: bool = True) 
         f"Total: {_count(t['repositories'], 'repository', 'repositories')}, "
         f"{_count(t['images'], 'image')}, "
         f"{t['delete']} to delete, {t['keep']} to keep{size}"
+        + (f", {_count(t['tags_to_remove'], 'tag')} to remove" if t["tags_to_remove"] else "")
     )
     return "\n".join(lines) + "\n"
 

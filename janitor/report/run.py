@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from janitor.records import DecisionRecord, RunRecord
+from janitor.records import UNTAG_CODES, DecisionRecord, RunRecord
 from janitor.report.environment import render_html, render_text
 from janitor.report.formatting import (
     clip,
@@ -160,6 +160,8 @@ class _Collected:
     errors: Listing = field(default_factory=Listing)
     unfinished: Listing = field(default_factory=Listing)
     saved: Listing = field(default_factory=Listing)
+    untagged: Listing = field(default_factory=Listing)
+    """Images that stay, with tags an ``action: untag`` entry removed (or would remove)."""
     outcomes: Counter[str] = field(default_factory=Counter)
     repositories: dict[str, RepositoryRow] = field(default_factory=dict)
 
@@ -169,6 +171,8 @@ def _collect(decisions: Iterable[DecisionRecord], *, tally_repositories: bool) -
     for decision in decisions:
         outcome = decision.outcome
         got.outcomes[outcome] += 1
+        if decision.hub_code in UNTAG_CODES:
+            got.untagged.add(decision)
         if outcome in _REMOVED:
             got.removed.add(decision)
         elif outcome == "skipped_warning":
@@ -344,6 +348,7 @@ def render_run_report(
         "errors": got.errors,
         "unfinished": got.unfinished,
         "saved": got.saved,
+        "untagged": got.untagged,
         "row_limit": ROW_LIMIT,
         "generated_at": generated_at,
     }

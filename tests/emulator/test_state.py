@@ -244,3 +244,22 @@ def test_seed_time_helpers_and_a_snapshot_without_details() -> None:
     image = state.image("acme", "r", digest("r/1"))
     assert image is not None and image.last_pushed == ZERO_TIME and image.size == 10
     assert not image.is_active(NOW - timedelta(days=30))
+
+
+def test_generated_signatures_follow_tagged_images_and_change_nothing_else() -> None:
+    from janitor.policy.companions import links
+
+    plain = generate_state(repos=2, images=200, seed=5, now=NOW)
+    signed = generate_state(repos=2, images=200, seed=5, now=NOW, signed_fraction=0.5)
+    for name in plain.namespaces["bench"].repositories:
+        before = plain.images("bench", name)
+        after = signed.images("bench", name)
+        companions = [i for i in after if links(i.current_tags)]
+        assert [i for i in after if not links(i.current_tags)] == before
+        assert 20 <= len(companions) < 200
+        digests = {i.digest for i in before if i.current_tags}
+        kinds = {t.rsplit(".", 1)[1] for i in companions for t in i.current_tags}
+        assert kinds == {"sig", "att"}
+        for image in companions:
+            (link,) = links(image.current_tags)
+            assert link.subject in digests

@@ -87,6 +87,25 @@ def entry_holds(entry: dict[str, Any], image: Image, now: datetime) -> bool:
     return True
 
 
+_COMPANION = re.compile(r"sha256-([0-9a-f]{64})(\.sig|\.att|\.sbom)?")
+
+
+def subjects_of(image: Image) -> list[str] | None:
+    """The digests a companion (every current tag ``sha256-<hex>[.sig|.att|.sbom]``) names,
+    in tag order; None for an ordinary image."""
+    tags = current_tags(image)
+    found = [_COMPANION.fullmatch(t) for t in tags]
+    if not tags or not all(found):
+        return None
+    out: list[str] = []
+    for match in found:
+        assert match is not None
+        digest = "sha256:" + match.group(1)
+        if digest not in out:
+            out.append(digest)
+    return out
+
+
 def _newest_first(images: list[Image]) -> list[Image]:
     def key(image: Image) -> tuple[int, float, str]:
         if image.last_pushed is None:
@@ -99,7 +118,23 @@ def _newest_first(images: list[Image]) -> list[Image]:
 def judge(data: dict[str, Any], inv: RepositoryInventory, now: datetime) -> dict[str, Verdict]:
     """digest -> Verdict for a policy document ``data`` (as strategies.policy_data makes)."""
     children = {c for im in inv.images for c in im.children if c != im.digest}
-    judged = [im for im in inv.images if im.digest not in children]
+    listed = [im for im in inv.images if im.digest not in children]
+    companions = {
+        im.digest: im
+        for im in sorted(listed, key=lambda im: im.digest)
+        if subjects_of(im) is not None
+    }
+    judged = [im for im in listed if im.digest not in companions]
+    select = [
+        (entry.get("name", f"select[{i}]"), entry)
+        for i, entry in enumerate(data["select"])
+        if not entry.get("orphaned_companions")
+    ]
+    orphan_entries = [
+        (entry.get("name", f"select[{i}]"), entry)
+        for i, entry in enumerate(data["select"])
+        if entry.get("orphaned_companions")
+    ]
     out = {im.digest: Verdict(False, None, (), judged=False) for im in inv.images}
     kept: dict[str, list[str]] = {im.digest: [] for im in judged}
     for index, rule in enumerate(data.get("keep", [])):
@@ -126,9 +161,69 @@ def judge(data: dict[str, Any], inv: RepositoryInventory, now: datetime) -> dict
             kept[im.digest].append(label)
     for im in judged:
         selected_by = None
-        for i, entry in enumerate(data["select"]):
+        for name, entry in select:
             if entry_holds(entry, im, now):
-                selected_by = entry.get("name", f"select[{i}]")
+                selected_by = name
                 break
         out[im.digest] = Verdict(selected_by is not None, selected_by, tuple(kept[im.digest]))
+    _judge_companions(data, inv, now, out, companions, orphan_entries)
     return out
+
+
+def _judge_companions(
+    data: dict[str, Any],
+    inv: RepositoryInventory,
+    now: datetime,
+    out: dict[str, Verdict],
+    companions: dict[str, Image],
+    orphan_entries: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """A companion is deleted when every subject present is; kept when one stays; an orphan
+    (no subject present) only by an orphaned_companions entry, kept by the time keep rules."""
+    parent_of = {}
+    for im in inv.images:
+        for child in im.children:
+            if child != im.digest:
+                parent_of.setdefault(child, im.digest)
+    busy: set[str] = set()
+
+    def verdict_of(digest: str) -> Verdict | None:
+        if digest in parent_of:
+            return out[parent_of[digest]]
+        if digest in companions:
+            if digest in busy:
+                return None
+            busy.add(digest)
+            out[digest] = judge_companion(companions[digest])
+            del companions[digest]
+            return out[digest]
+        if digest in out and out[digest].judged:
+            return out[digest]
+        return None
+
+    def judge_companion(im: Image) -> Verdict:
+        subjects = subjects_of(im)
+        assert subjects is not None
+        present = [v for v in map(verdict_of, subjects) if v is not None]
+        if present:
+            if all(v.verdict == "delete" for v in present):
+                return Verdict(True, present[0].selected_by, ())
+            return Verdict(False, None, ())
+        kept = []
+        for index, rule in enumerate(data.get("keep", [])):
+            if "pulled_within" in rule:
+                moment, edge = im.last_pulled, cutoff(now, rule["pulled_within"])
+            elif "pushed_within" in rule:
+                moment, edge = im.last_pushed, cutoff(now, rule["pushed_within"])
+            else:
+                continue
+            if moment is not None and moment > edge:
+                kept.append(f"keep[{index}]")
+        for name, entry in orphan_entries:
+            rest = {k: v for k, v in entry.items() if k != "orphaned_companions"}
+            if entry_holds(rest, im, now):
+                return Verdict(True, name, tuple(kept))
+        return Verdict(False, None, ())
+
+    while companions:
+        verdict_of(next(iter(companions)))

@@ -50,6 +50,7 @@ TAG_POOL = (
     "release-10",
     "sha-0a1b2c",
 )
+COMPANION_SUFFIXES = (".sig", ".att", ".sbom", "")
 TAG_ALPHABET = string.ascii_letters + string.digits + "_.-"
 
 # Durations with clear gaps: every one is longer than the previous one on every date,
@@ -138,9 +139,12 @@ def inventories(
     now: datetime = NOW,
     max_images: int = 20,
     multiarch: bool = True,
+    companions: bool = False,
 ) -> RepositoryInventory:
-    """A repository with unique digests; some images share a push time (ties), and with
-    ``multiarch`` some are indexes whose platform manifests are listed beside them."""
+    """A repository with unique digests; some images share a push time (ties), with
+    ``multiarch`` some are indexes whose platform manifests are listed beside them, and with
+    ``companions`` some are cosign-style companions (``sha256-<hex>.sig`` ...) of another image
+    of the repository or of one that is gone."""
     name = repository or draw(st.sampled_from(REPOSITORIES))
     items = draw(
         st.lists(images(namespace, name, now), max_size=max_images, unique_by=lambda i: i.digest)
@@ -157,6 +161,15 @@ def inventories(
         kids.discard(parent)
         children = tuple(items[k].digest for k in sorted(kids))
         items[parent] = _replace(items[parent], children=children)
+    if companions and len(items) >= 2 and draw(st.booleans()):
+        for k in sorted(draw(st.sets(st.integers(0, len(items) - 1), min_size=1, max_size=3))):
+            if draw(st.integers(0, 3)) == 0:
+                subject = draw(digests())  # gone: an orphan
+            else:
+                subject = items[draw(st.integers(0, len(items) - 1))].digest
+            suffix = draw(st.sampled_from(COMPANION_SUFFIXES))
+            tag = "sha256-" + subject.removeprefix("sha256:") + suffix
+            items[k] = _replace(items[k], tags=(TagRef(tag, True),), children=())
     return RepositoryInventory(Repository(namespace=namespace, name=name), tuple(items))
 
 
@@ -239,10 +252,21 @@ def keep_rules(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def policy_data(
-    draw: st.DrawFn, *, newer: bool = True, max_entries: int = 3, max_keep: int = 3
+    draw: st.DrawFn,
+    *,
+    newer: bool = True,
+    max_entries: int = 3,
+    max_keep: int = 3,
+    orphans: bool = False,
 ) -> dict[str, Any]:
-    """A valid policy document for namespace ``acme`` covering every repository."""
+    """A valid policy document for namespace ``acme`` covering every repository; with
+    ``orphans`` sometimes an ``orphaned_companions: true`` entry."""
     entries = draw(st.lists(select_entries(newer=newer), min_size=1, max_size=max_entries))
+    if orphans and draw(st.integers(0, 2)) == 0:
+        orphan: dict[str, Any] = {"orphaned_companions": True}
+        if draw(st.booleans()):
+            orphan["last_pushed"] = draw(_window(newer=newer))
+        entries.insert(draw(st.integers(0, len(entries))), orphan)
     for i, entry in enumerate(entries):
         if draw(st.booleans()):
             entry["name"] = f"entry-{i}"
@@ -291,7 +315,7 @@ def scenarios(
 ) -> tuple[dict[str, Any], list[RepositoryInventory], datetime]:
     """(policy document, inventories, now), with many push and pull times sitting exactly
     on the policy's own cutoffs (and one second either side), where off-by-one bugs live."""
-    data = draw(policy_data(newer=newer))
+    data = draw(policy_data(newer=newer, orphans=True))
     now = draw(NOWS)
     cuts = []
     for text in sorted(durations_of(data)):
@@ -299,7 +323,7 @@ def scenarios(
         cuts.extend((cut - timedelta(seconds=1), cut, cut + timedelta(seconds=1)))
     invs = draw(
         st.lists(
-            inventories(now=now),
+            inventories(now=now, companions=True),
             min_size=1,
             max_size=repositories,
             unique_by=lambda i: i.repository.name,

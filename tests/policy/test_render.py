@@ -40,6 +40,7 @@ def test_plan_to_json_is_plain_json() -> None:
         "keep": 2,
         "candidates": 2,
         "bytes_to_delete": 1500,
+        "tags_to_remove": 0,
     }
     assert body["violations"] == []
     assert [r["repository"] for r in body["repositories"]] == ["api", "web"]
