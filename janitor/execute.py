@@ -114,13 +114,7 @@ class ExecutionTotals:
     def add_hub_metrics(self, result: DeleteResult) -> None:
         if result.metrics is None:
             return
-        m, h = result.metrics, self.hub_metrics
-        self.hub_metrics = HubMetrics(
-            manifest_deletes=h.manifest_deletes + m.manifest_deletes,
-            manifest_errors=h.manifest_errors + m.manifest_errors,
-            tag_deletes=h.tag_deletes + m.tag_deletes,
-            tag_errors=h.tag_errors + m.tag_errors,
-        )
+        self.hub_metrics += result.metrics
 
 
 def _add(total: int | None, size: int | None) -> int | None:

@@ -24,7 +24,8 @@ from janitor.apprise_urls import (
 )
 from janitor.logs import register_secret
 from janitor.records import RunRecord
-from janitor.report.formatting import human_size, number, oneline, plural
+from janitor.report.formatting import number, oneline, plural
+from janitor.units import human_bytes
 
 if TYPE_CHECKING:
     from janitor.config import Secret, Settings
@@ -120,7 +121,7 @@ def run_notification(
     where = f"policy {oneline(run.policy)} on {oneline(run.namespace)} (run #{run.id})"
     deleted = f"deleted {plural(m.deleted, 'image')}"
     if m.bytes_reclaimed is not None:
-        deleted += f" ({human_size(m.bytes_reclaimed)})"
+        deleted += f" ({human_bytes(m.bytes_reclaimed)})"
     if run.status == "failed":
         body = f"The run of {where} failed: {oneline(run.error or 'no error recorded')}"
         if not run.dry_run and m.deleted:

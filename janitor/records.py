@@ -23,12 +23,21 @@ Outcome = Literal[
 
 @dataclass(frozen=True, slots=True)
 class HubMetrics:
-    """Hub's own ``delete-images`` metrics, summed over the run's calls, as Hub gave them."""
+    """Hub's four ``delete-images`` counts: one call's (``DeleteResult.metrics``, where the
+    registry backend counts them the same way) or a run's sum. The one type for them."""
 
     manifest_deletes: int = 0
     manifest_errors: int = 0
     tag_deletes: int = 0
     tag_errors: int = 0
+
+    def __add__(self, other: HubMetrics) -> HubMetrics:
+        return HubMetrics(
+            self.manifest_deletes + other.manifest_deletes,
+            self.manifest_errors + other.manifest_errors,
+            self.tag_deletes + other.tag_deletes,
+            self.tag_errors + other.tag_errors,
+        )
 
 
 @dataclass(frozen=True, slots=True)

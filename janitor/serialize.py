@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 
 from janitor.records import DecisionRecord, RunRecord
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat().replace("+00:00", "Z")
+from janitor.units import iso
 
 
 def run_to_json(run: RunRecord) -> dict[str, object]:

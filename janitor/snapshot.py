@@ -17,7 +17,7 @@ import yaml
 from janitor.errors import UsageError
 from janitor.fileio import INVENTORY_LIMIT, FileInputError, OutputTarget, read_text_capped
 from janitor.hub.models import Image, Repository, RepositoryInventory, TagRef
-from janitor.serialize import iso
+from janitor.units import iso
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"

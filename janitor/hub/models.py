@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from janitor.records import HubMetrics
+
 WarningKind = Literal["is_active", "current_tag"]
 ErrorKind = str  # Hub documents not_found, unauthorized, child_manifest; others may appear
 
@@ -152,20 +154,8 @@ class DeleteError:
     error: ErrorKind
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteMetrics:
-    manifest_deletes: int = 0
-    manifest_errors: int = 0
-    tag_deletes: int = 0
-    tag_errors: int = 0
-
-    def __add__(self, other: DeleteMetrics) -> DeleteMetrics:
-        return DeleteMetrics(
-            self.manifest_deletes + other.manifest_deletes,
-            self.manifest_errors + other.manifest_errors,
-            self.tag_deletes + other.tag_deletes,
-            self.tag_errors + other.tag_errors,
-        )
+DeleteMetrics = HubMetrics
+"""Hub's name for its four delete counts (``metrics`` of a ``delete-images`` answer)."""
 
 
 @dataclass(frozen=True, slots=True)

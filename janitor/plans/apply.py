@@ -38,6 +38,7 @@ from janitor.plans.saved import (
 from janitor.policy import Policy, evaluate_repository
 from janitor.policy.durations import Duration, parse_duration
 from janitor.policy.evaluation import PROTECT_LABEL
+from janitor.units import iso
 
 FUTURE_TOLERANCE_SECONDS = 300
 """A plan dated this far ahead of the clock is refused (clocks disagree by seconds, not hours)."""
@@ -268,7 +269,7 @@ def _tags(tags: Sequence[str]) -> str:
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "never"
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return iso(moment) or "never"
 
 
 def _short(plan_hash: str | None) -> str:

@@ -6,29 +6,15 @@ Times are ISO 8601 UTC (``2026-01-02T03:04:05Z``); a never-pulled image has ``la
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from janitor.plan import Decision, LimitViolation, Plan, RepositoryPlan
 from janitor.policy.limits import judged_images
+from janitor.units import human_bytes, iso, short_digest
 
 _COLUMNS = ("DIGEST", "TAGS", "PUSHED", "PULLED", "VERDICT", "REASON")
 _TAGS_WIDTH = 30
 _MIN_REASON = 12
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``; None stays None."""
-    if moment is None:
-        return None
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def short_digest(digest: str) -> str:
-    """``sha256:0123456789ab`` (algorithm and the first 12 hex digits)."""
-    algorithm, sep, hexpart = digest.partition(":")
-    return f"{algorithm}:{hexpart[:12]}" if sep else digest[:19]
 
 
 def decision_to_json(decision: Decision) -> dict[str, Any]:
@@ -199,7 +185,7 @@ def plan_table(plan: Plan, *, width: int | None = None, show_kept: bool = True) 
         lines.append("")
         lines.extend(_repository_block(plan, repository, width, show_kept))
     t = totals(plan)
-    size = "" if t["bytes_to_delete"] is None else f", {_bytes(t['bytes_to_delete'])} to free"
+    size = "" if t["bytes_to_delete"] is None else f", {human_bytes(t['bytes_to_delete'])} to free"
     lines.append("")
     lines.append(
         f"Total: {_count(t['repositories'], 'repository', 'repositories')}, "
@@ -212,12 +198,3 @@ def plan_table(plan: Plan, *, width: int | None = None, show_kept: bool = True) 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
-
-
-def _bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover

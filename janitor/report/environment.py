@@ -19,6 +19,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from janitor.report import formatting
+from janitor.units import human_bytes
 
 
 @cache
@@ -32,7 +33,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        size=formatting.human_size,
+        size=human_bytes,
         when=formatting.when,
         day=formatting.day,
         pulled=formatting.pulled,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -15,20 +14,6 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def human_size(size: int | None) -> str:
-    """``1536`` -> ``1.5 KiB``; binary units as Hub's sizes are bytes; None -> ``unknown``."""
-    if size is None:
-        return "unknown"
-    if abs(size) < 1024:
-        return f"{size} B"
-    value = float(size)
-    for unit in _UNITS:
-        value /= 1024
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def when(moment: datetime | None, empty: str = "—") -> str:

@@ -18,7 +18,6 @@ from janitor.report.environment import render_html, render_text
 from janitor.report.formatting import (
     clip,
     duration,
-    human_size,
     number,
     oneline,
     plural,
@@ -26,6 +25,7 @@ from janitor.report.formatting import (
 )
 from janitor.report.labels import StatusLabel, mode_label, status_label
 from janitor.report.rendered import RenderedReport
+from janitor.units import human_bytes
 
 ROW_LIMIT = 500
 """Rows shown per image table (in both parts); the report says how many more there are."""
@@ -202,7 +202,7 @@ def _headline(run: RunRecord) -> str:
         text = f"Deleted {number(m.deleted)} of {scanned}"
         size = m.bytes_reclaimed
     if size is not None:
-        text += f", reclaiming {human_size(size)}"
+        text += f", reclaiming {human_bytes(size)}"
     extras = []
     if m.skipped_by_warning:
         extras.append(f"{number(m.skipped_by_warning)} skipped for a warning")
@@ -258,9 +258,9 @@ def _totals(run: RunRecord, got: _Collected) -> list[Fact]:
     if unfinished:
         totals.append(Fact("Not attempted", number(unfinished), "warn"))
     if run.dry_run:
-        totals.append(Fact("Would reclaim", human_size(m.bytes_planned)))
+        totals.append(Fact("Would reclaim", human_bytes(m.bytes_planned)))
     else:
-        totals.append(Fact("Reclaimed", human_size(m.bytes_reclaimed)))
+        totals.append(Fact("Reclaimed", human_bytes(m.bytes_reclaimed)))
     totals.append(Fact("Hub API calls", number(m.hub_calls)))
     totals.append(
         Fact(
@@ -303,7 +303,7 @@ def _subject(run: RunRecord) -> str:
         what = f"deleted {plural(m.deleted, 'image')}"
         size = m.bytes_reclaimed
     if size is not None:
-        what += f" ({human_size(size)})"
+        what += f" ({human_bytes(size)})"
     if m.errors:
         what += f", {plural(m.errors, 'error')}"
     subject = f"[janitor] {state}{mode}{run.policy} on {run.namespace}: {what}"

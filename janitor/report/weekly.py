@@ -17,10 +17,11 @@ from typing import Any
 
 from janitor.records import RunRecord
 from janitor.report.environment import render_html, render_text
-from janitor.report.formatting import as_utc, clip, human_size, number, oneline, plural
+from janitor.report.formatting import as_utc, clip, number, oneline, plural
 from janitor.report.labels import StatusLabel, status_label
 from janitor.report.rendered import RenderedReport
 from janitor.report.run import SUBJECT_LIMIT, Fact
+from janitor.units import human_bytes
 
 FAILURE_LIMIT = 100
 """Failed or interrupted runs listed; the report says how many more there were."""
@@ -268,7 +269,7 @@ def render_weekly_report(
     period = _period(since, until)
     subject = f"[janitor] Weekly report {period}: {plural(removed, 'image')} removed"
     if reclaimed is not None:
-        subject += f" ({human_size(reclaimed)})"
+        subject += f" ({human_bytes(reclaimed)})"
     if failed + interrupted:
         subject += f", {plural(failed + interrupted, 'failed run')}"
     if not total_runs:
@@ -278,7 +279,7 @@ def render_weekly_report(
         f"{plural(total_runs, 'run')} of {plural(len(rows), 'policy', 'policies')}. "
         f"Delete runs removed {plural(removed, 'image')}"
     )
-    headline += f" ({human_size(reclaimed)})." if reclaimed is not None else "."
+    headline += f" ({human_bytes(reclaimed)})." if reclaimed is not None else "."
     if would:
         headline += (
             f" Dry-run policies would remove {plural(would_images, 'image')} if enforced"
@@ -295,9 +296,9 @@ def render_weekly_report(
         Fact("Failed", number(failed), "bad" if failed else None),
         Fact("Interrupted", number(interrupted), "warn" if interrupted else None),
         Fact("Images removed", number(removed)),
-        Fact("Reclaimed", human_size(reclaimed)),
+        Fact("Reclaimed", human_bytes(reclaimed)),
         Fact("Dry runs would remove", number(would_images), "info" if would_images else None),
-        Fact("Dry runs would reclaim", human_size(would_bytes), "info" if would_bytes else None),
+        Fact("Dry runs would reclaim", human_bytes(would_bytes), "info" if would_bytes else None),
     ]
     context: dict[str, Any] = {
         "subject": clip(oneline(subject), SUBJECT_LIMIT),

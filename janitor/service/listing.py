@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from janitor.policy import Policy
 from janitor.service.firetimes import cron_trigger, next_fire_times, report_trigger
+from janitor.units import iso
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,7 @@ class ScheduleEntry:
             "mode": self.mode,
             "cron": self.cron,
             "timezone": self.timezone,
-            "next_fires": [t.astimezone(UTC).isoformat().replace("+00:00", "Z") for t in
-                           self.next_fires],
+            "next_fires": [iso(t) for t in self.next_fires],
             "recipients": list(self.recipients),
         }  # fmt: skip
 

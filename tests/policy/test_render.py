@@ -93,7 +93,7 @@ def test_plan_table_reads_well() -> None:
         "delete",
         "selected",
     ]
-    assert lines[-1] == "Total: 2 repositories, 4 images, 2 to delete, 2 to keep, 1.5 KB to free"
+    assert lines[-1] == "Total: 2 repositories, 4 images, 2 to delete, 2 to keep, 1.5 KiB to free"
     assert "\x1b" not in text
 
 

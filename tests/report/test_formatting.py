@@ -11,13 +11,13 @@ from janitor.report.formatting import (
     clip,
     day,
     duration,
-    human_size,
     number,
     oneline,
     plural,
     pulled,
     when,
 )
+from janitor.units import human_bytes
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ from janitor.report.formatting import (
     ],
 )
 def test_human_size(size: int | None, expected: str) -> None:
-    assert human_size(size) == expected
+    assert human_bytes(size) == expected
 
 
 @pytest.mark.parametrize(
