@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -43,35 +44,25 @@ def add_mail(
     return int(mail_id)  # type: ignore[arg-type]
 
 
-def pending_mail(conn: Connection, *, limit: int) -> list[MailRecord]:
+def _pending(
+    conn: Connection, table: type[MailOutbox] | type[NotifyOutbox], *where: Any, limit: int
+) -> list[dict[str, Any]]:
+    """The oldest unsent entries of an outbox, as column mappings."""
     rows = conn.execute(
-        select(MailOutbox.__table__)
-        .where(MailOutbox.sent_at.is_(None))
-        .order_by(MailOutbox.created_at, MailOutbox.id)
+        select(table.__table__)
+        .where(table.sent_at.is_(None), *where)
+        .order_by(table.created_at, table.id)
         .limit(limit)
     )
-    return [
-        MailRecord(
-            id=m["id"],
-            kind=m["kind"],
-            run_id=m["run_id"],
-            recipients=tuple(m["recipients"]),
-            subject=m["subject"],
-            html_path=m["html_path"],
-            created_at=m["created_at"],
-            sent_at=m["sent_at"],
-            attempts=m["attempts"],
-            last_error=m["last_error"],
-        )
-        for m in rows.mappings()
-    ]
+    return [dict(row) for row in rows.mappings()]
 
 
-def mark_sent(conn: Connection, mail_id: int, sent_at: datetime) -> bool:
+def _mark(
+    conn: Connection, table: type[MailOutbox] | type[NotifyOutbox], entry_id: int, **values: Any
+) -> bool:
+    """One more attempt at an outbox entry, with what came of it."""
     result = conn.execute(
-        update(MailOutbox)
-        .where(MailOutbox.id == mail_id)
-        .values(sent_at=sent_at, attempts=MailOutbox.attempts + 1)
+        update(table).where(table.id == entry_id).values(attempts=table.attempts + 1, **values)
     )
     return result.rowcount == 1
 
@@ -80,14 +71,19 @@ def _clipped(error: str) -> str:
     return error if len(error) <= MAX_ERROR_LENGTH else error[: MAX_ERROR_LENGTH - 1] + "…"
 
 
+def pending_mail(conn: Connection, *, limit: int) -> list[MailRecord]:
+    return [
+        MailRecord(**(m | {"recipients": tuple(m["recipients"])}))
+        for m in _pending(conn, MailOutbox, limit=limit)
+    ]
+
+
+def mark_sent(conn: Connection, mail_id: int, sent_at: datetime) -> bool:
+    return _mark(conn, MailOutbox, mail_id, sent_at=sent_at)
+
+
 def mark_failed(conn: Connection, mail_id: int, error: str) -> bool:
-    error = _clipped(error)
-    result = conn.execute(
-        update(MailOutbox)
-        .where(MailOutbox.id == mail_id)
-        .values(attempts=MailOutbox.attempts + 1, last_error=error)
-    )
-    return result.rowcount == 1
+    return _mark(conn, MailOutbox, mail_id, last_error=_clipped(error))
 
 
 def add_notification(
@@ -123,48 +119,19 @@ def add_notification(
 def pending_notifications(
     conn: Connection, *, targets: Sequence[str], limit: int
 ) -> list[NotificationRecord]:
-    rows = conn.execute(
-        select(NotifyOutbox.__table__)
-        .where(
-            NotifyOutbox.sent_at.is_(None),
-            NotifyOutbox.given_up.is_(False),
-            NotifyOutbox.target.in_(list(targets)),
-        )
-        .order_by(NotifyOutbox.created_at, NotifyOutbox.id)
-        .limit(limit)
+    found = _pending(
+        conn,
+        NotifyOutbox,
+        NotifyOutbox.given_up.is_(False),
+        NotifyOutbox.target.in_(list(targets)),
+        limit=limit,
     )
-    return [
-        NotificationRecord(
-            id=n["id"],
-            kind=n["kind"],
-            run_id=n["run_id"],
-            target=n["target"],
-            target_shown=n["target_shown"],
-            title=n["title"],
-            body=n["body"],
-            created_at=n["created_at"],
-            sent_at=n["sent_at"],
-            attempts=n["attempts"],
-            last_error=n["last_error"],
-            given_up=n["given_up"],
-        )
-        for n in rows.mappings()
-    ]
+    return [NotificationRecord(**n) for n in found]
 
 
 def mark_notification_sent(conn: Connection, entry_id: int, sent_at: datetime) -> bool:
-    result = conn.execute(
-        update(NotifyOutbox)
-        .where(NotifyOutbox.id == entry_id)
-        .values(sent_at=sent_at, attempts=NotifyOutbox.attempts + 1)
-    )
-    return result.rowcount == 1
+    return _mark(conn, NotifyOutbox, entry_id, sent_at=sent_at)
 
 
 def mark_notification_failed(conn: Connection, entry_id: int, error: str, *, give_up: bool) -> bool:
-    result = conn.execute(
-        update(NotifyOutbox)
-        .where(NotifyOutbox.id == entry_id)
-        .values(attempts=NotifyOutbox.attempts + 1, last_error=_clipped(error), given_up=give_up)
-    )
-    return result.rowcount == 1
+    return _mark(conn, NotifyOutbox, entry_id, last_error=_clipped(error), given_up=give_up)
