@@ -82,6 +82,11 @@ __all__ = ["RegistryBackend", "RepositoryTags", "read_repository_tags"]
 
 log = logging.getLogger("janitor.backends")
 
+UNREAD_INDEX = "index_unread"
+"""janitor's own refusal, in Hub's error shape: an untagged manifest is not deleted while an
+untagged index stays in its repository, because that index's children cannot be read without
+a GET (a pull, which would make it look used) and the manifest may be one of them."""
+
 NOT_POSSIBLE = "Deletion not possible"
 
 
@@ -469,7 +474,32 @@ class RegistryBackend:
                     digest=digest, tags=(), children=(), shared=frozenset(), is_index=info.is_index
                 )
             )
+        plain = [t for t in targets if not t.tags and not t.is_index]
+        if plain and rows is not None and self._untagged_index_stays(name, view, rows, digests):
+            # Its children are unknown (reading it is a pull), so any untagged manifest may be
+            # one of them: deleting it could break an image that stays.
+            errors += [DeleteError(repository, t.digest, UNREAD_INDEX) for t in plain]
+            targets = [t for t in targets if t not in plain]
         return targets, errors, warnings
+
+    def _untagged_index_stays(
+        self, name: str, view: RepositoryTags, rows: Sequence[ManifestRow], leaving: Sequence[str]
+    ) -> bool:
+        """Whether an untagged index that this call does not delete is in the repository: the
+        manifests listing's media type says so, or (where the row has none) a HEAD, never a
+        GET."""
+        gone = set(leaving)
+        for row in rows:
+            if row.digest in gone or view.tags_of.get(row.digest) or row.digest in view.parents_of:
+                continue  # deleted here, tagged (children known), or a known index's child
+            if row.media_type is not None:
+                if row.media_type in INDEX_MEDIA_TYPES:
+                    return True
+                continue
+            info = self.registry.head_manifest(name, row.digest)  # HEAD: never a pull
+            if info is not None and info.is_index:
+                return True
+        return False
 
     def _delete(self, namespace: str, repository: str, targets: list[_Target]) -> DeleteResult:
         """The tags of every target (each confirmed by the check's fresh listing), then a fresh

@@ -7,8 +7,9 @@ manifest an index lists is never an image of its own: it is judged with its inde
 counting for the index (the safe direction for retention). An index's children are those the
 tags listing's ``images[]`` shows for its tags; an untagged index's children are read only when
 it is about to be deleted (a GET is a pull on Hub), so a platform manifest of an untagged index
-that stays may be listed as an untagged image: the registry refuses to delete it while its index
-lists it (403), and janitor records it as kept.
+that stays may be listed as an untagged image. janitor does not count on the registry refusing
+to delete it: while an untagged index stays in a repository, no untagged manifest of that
+repository is deleted (``RegistryBackend``'s check, error ``index_unread``).
 
 The two listings are read one after the other, so they are checked against each other before
 anything is planned from them: every current tag must sit on the row of the digest it points at,

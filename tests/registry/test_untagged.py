@@ -260,6 +260,44 @@ def test_a_shape_janitor_does_not_understand_falls_back_and_says_so(
     assert "could not be seen" in caplog.text
 
 
+def test_no_untagged_manifest_is_deleted_while_an_untagged_index_stays(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """An untagged index that stays (pulled yesterday) has children janitor cannot read without
+    a pull; its platform manifests are listed as untagged rows of their own, old enough to be
+    selected. No untagged manifest of that repository is deleted (not even plain old ones: any
+    may be a child), each is recorded with the reason, and no DELETE is sent for them."""
+    warm_index, warm_amd, warm_arm = digest(40), digest(41), digest(42)
+    hub_state = state()
+    hub_state.push_image(
+        "acme",
+        "web",
+        StoredImage(
+            digest=warm_index,
+            media_type=INDEX_MEDIA_TYPE,
+            last_pushed=NOW - timedelta(days=80),
+            last_pulled=NOW - timedelta(days=1),
+            size=10,
+            platforms=(Platform(warm_amd, size=5), Platform(warm_arm, size=5)),
+        ),
+    )
+    with serve(hub_state, EmulatorConfig.like_hub(manifests_page_size=4)) as emu:
+        world = World(emu, sqlite_store, make_settings(emu, tmp_path), tmp_path)
+        record = run_once(world.context(), world.policy(text=POLICY), trigger="cli", dry_run=False)
+        outcomes = world.outcomes(record.id)
+        codes = {d.digest: d.hub_code for d in sqlite_store.decisions(record.id)}
+        deleted_paths = [e.path for e in emu.log.entries() if e.method == "DELETE"]
+        left = top_level(emu, "web")
+    for plain in (U_OLD, U_COLD):
+        assert outcomes[plain] == "error" and codes[plain] == "index_unread", outcomes[plain]
+        assert plain in left
+    assert not [p for p in deleted_paths if any(d in p for d in (U_OLD, U_COLD))]
+    assert warm_index in left
+    view = emu.state.view("acme", "web")
+    assert {warm_amd, warm_arm} <= set(view.parent_of)  # the index that stays is whole
+    assert U_IDX not in left  # untagged indexes themselves still go, with their children
+
+
 def test_a_run_records_that_untagged_images_could_not_be_seen(
     today: RunningEmulator, tmp_path: Path, sqlite_store: Store
 ) -> None:
