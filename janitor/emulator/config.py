@@ -121,13 +121,19 @@ class EmulatorConfig:
     manifests_platform_rows: bool = True
     manifests_page_size: int = 100
     manifests_tags_as_text: bool = False
+    login_limit: int | None = None
+    """Logins per username per ``login_window`` seconds before Hub locks the username out for
+    ``login_lockout`` seconds (every login answered 429 until then); None: no lockout."""
+    login_window: float = 600.0
+    login_lockout: float = 600.0
 
     @classmethod
     def like_hub(cls, **overrides: object) -> EmulatorConfig:
         """The emulator as strict as the live Hub, wherever janitor knows Hub to differ from
         its docs: ``tag_status`` only, nanosecond times, ``page_size`` capped, a registry that
         deletes a tagged manifest with its tags, manifest GETs that count as pulls, registry
-        rate-limit headers, tag DELETE on hub-tool's path only, the manifests listing."""
+        rate-limit headers, tag DELETE on hub-tool's path only, the manifests listing, a login
+        lockout."""
         values: dict[str, object] = {
             "tag_status_field": "tag_status",
             "time_digits": 9,
@@ -138,6 +144,7 @@ class EmulatorConfig:
             "tag_delete_paths": "repositories",
             "legacy_refuses_pat": False,
             "manifests_listing": True,
+            "login_limit": 30,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from janitor.emulator.api.common import HubError, JSONAnswer, ctx_of
+from janitor.emulator.api.common import EmulatorContext, HubError, JSONAnswer, ctx_of
+from janitor.emulator.logins import retry_headers
 from janitor.emulator.tokens import TWO_FACTOR_TTL
 
 BAD_CREDENTIALS = "Incorrect authentication credentials"
@@ -44,6 +45,28 @@ async def json_object(
     return body
 
 
+def admit_login(ctx: EmulatorContext, username: str, operation: str) -> None:
+    """Count a login of ``username``; a 429 naming when to come back while it is locked out."""
+    limit = ctx.config.login_limit
+    if limit is None:
+        return
+    now = ctx.now().timestamp()
+    until = ctx.logins.admit(
+        username,
+        now=now,
+        limit=limit,
+        window=ctx.config.login_window,
+        lockout=ctx.config.login_lockout,
+    )
+    if until is not None:
+        raise HubError(
+            429,
+            "Too many login attempts: this username is locked out, try again later",
+            operation=operation,
+            headers=retry_headers(until, now),
+        )
+
+
 def _login_failure(detail: str, **extra: str) -> Response:
     return JSONAnswer({"detail": detail, **extra}, status_code=401)
 
@@ -53,6 +76,7 @@ async def create_access_token(request: Request) -> Response:
     operation = "AuthCreateAccessToken"
     ctx = ctx_of(request)
     body = await json_object(request, operation=operation, required=("identifier", "secret"))
+    admit_login(ctx, body["identifier"], operation)
     found = ctx.state.check_credentials(body["identifier"], body["secret"])
     if found is None:
         raise HubError(401, BAD_CREDENTIALS, operation=operation)
@@ -73,6 +97,7 @@ async def users_login(request: Request) -> Response:
     """``POST /v2/users/login`` {username, password} -> {token}, or the 2FA challenge."""
     ctx = ctx_of(request)
     body = await json_object(request, operation="PostUsersLogin", required=("username", "password"))
+    admit_login(ctx, body["username"], "PostUsersLogin")
     found = ctx.state.check_credentials(body["username"], body["password"])
     if found is None:
         return _login_failure(BAD_CREDENTIALS)

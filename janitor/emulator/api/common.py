@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from janitor.emulator.config import NEVER_PULLED_ZERO, EmulatorConfig
 from janitor.emulator.faults import FaultPlan
+from janitor.emulator.logins import LoginLockout
 from janitor.emulator.model import HubState, StoredNamespace, User
 from janitor.emulator.ratelimit import RateLimiter
 from janitor.emulator.requestlog import RequestLog
@@ -35,6 +36,7 @@ class EmulatorContext:
     log: RequestLog
     tokens: TokenStore
     limiter: RateLimiter
+    logins: LoginLockout = field(default_factory=LoginLockout)
 
     def now(self) -> datetime:
         return self.config.now()
