@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 FaultKind = Literal[
     "status",
@@ -50,17 +50,7 @@ FaultKind = Literal[
     "drop_row",
     "repeat_page",
 ]
-FAULT_KINDS: tuple[str, ...] = (
-    "status",
-    "drop",
-    "slow",
-    "malformed",
-    "rate_limit",
-    "echo",
-    "next_404",
-    "drop_row",
-    "repeat_page",
-)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 # Fired by the request pipeline before the handler runs; the others need the handler's help.
 PIPELINE_KINDS = frozenset({"status", "drop", "slow", "malformed", "rate_limit", "echo"})
