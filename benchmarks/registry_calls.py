@@ -18,7 +18,8 @@ The minimum the issue names (every call a delete run cannot do without):
     + ceil(repositories / 100)                    repository list pages
     + per repository ceil(current tags / 100)     tag pages (the inventory)
     +                ceil(manifest rows / 100)    manifests listing pages (the inventory)
-    + 1 registry ping + 1 registry token per repository with something to delete
+    + 1 registry ping + 1 registry token per 25 repositories with something to delete
+      (one token request holds a scope for each, ``janitor.hub.registry.SCOPES_PER_REQUEST``)
     + 1 tag DELETE per tag and 1 manifest DELETE per manifest deleted (platform manifests too)
 
 What janitor adds on top: the probe of the manifests listing (once per namespace); per delete
@@ -61,6 +62,7 @@ from janitor.emulator.server import RunningEmulator, start_emulator
 from janitor.engine import RunContext, run_once
 from janitor.hub.auth import Credentials
 from janitor.hub.client import PAGE_SIZE, HubClient
+from janitor.hub.registry import SCOPES_PER_REQUEST
 from janitor.policy import parse_policy
 from janitor.store import Store
 
@@ -228,7 +230,7 @@ def main() -> None:
             + args.repos * max(1, ceil_div(tags_per_repo, PAGE_SIZE))
             + args.repos * manifest_pages
             + 1
-            + repos_with_deletes
+            + ceil_div(repos_with_deletes, SCOPES_PER_REQUEST)
             + tag_deletes
             + manifest_deletes
         )

@@ -73,6 +73,11 @@ class Backend(Protocol):
         """Close the backend's own clients (never the Hub client it was given)."""
         ...
 
+    def prepare(self, namespace: str, repositories: Sequence[str]) -> None:
+        """Called once before the run's first dry run or delete, with every repository it will
+        delete from (the registry backend asks for all their tokens in one request)."""
+        ...
+
 
 def collect_notes(
     inventories: Iterable[RepositoryInventory], notes: list[str], *, refuse: bool = False

@@ -30,6 +30,9 @@ class DeleteImagesBackend:
     def close(self) -> None:
         """Nothing of its own to close."""
 
+    def prepare(self, namespace: str, repositories: Sequence[str]) -> None:
+        """Nothing to prepare: delete-images uses the Hub client's own token."""
+
     def inventory(
         self, namespace: str, *, repositories: Callable[[str], bool], concurrency: int
     ) -> Iterator[RepositoryInventory]:

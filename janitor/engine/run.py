@@ -271,6 +271,7 @@ class _Run:
             executor.skip_all(expanded(self.planned, self.entries), "not attempted: " + self.error)
             skip_untags(self.untags, self.error, sink)
             return
+        self.backend.prepare(self.policy.namespace, [p.repository for p in self.planned])
         executor.run(expanded(self.planned, self.entries))
         if self.untags:
             if self.totals.failure is not None:

@@ -168,7 +168,8 @@ EXPECTED_CALLS = {
     # current_tag: delete. A dry run makes 1 call a batch, a delete run 2 (dry run, then the real
     # delete). delete-images: login, repositories, 2 x (images + tags), then 4 or 8 delete-images.
     # registry: login, repositories, 2 x tags; per call a check (tags + repository read); the
-    # registry's ping and one token per repository; a delete run adds per real call a fresh
+    # registry's ping and one token for both repositories (one request, a scope each); a delete
+    # run adds per real call a fresh
     # tags listing after its tag DELETEs, per tag a DELETE, and per manifest a DELETE (6 images
     # and the 2 children of an index, known from the tags listing: 8). No HEAD: the check's
     # fresh listing confirms each tag; no GET: on Hub it is a pull. The first run of the process
@@ -179,8 +180,8 @@ EXPECTED_CALLS = {
         "delete run": {"hub": 14, "registry": 0},
     },
     "registry": {
-        "dry run": {"hub": 13, "registry": 3},
-        "delete run": {"hub": 31, "registry": 11},
+        "dry run": {"hub": 13, "registry": 2},
+        "delete run": {"hub": 31, "registry": 10},
     },
 }
 

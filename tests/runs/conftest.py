@@ -174,6 +174,9 @@ class HookedBackend:
     def close(self) -> None:
         self.inner.close()
 
+    def prepare(self, namespace: str, repositories: Sequence[str]) -> None:
+        self.inner.prepare(namespace, repositories)
+
     def delete_images(
         self,
         namespace: str,
