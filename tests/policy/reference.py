@@ -223,7 +223,7 @@ def _judge_companions(
             rest = {k: v for k, v in entry.items() if k != "orphaned_companions"}
             if entry_holds(rest, im, now):
                 return Verdict(True, name, tuple(kept))
-        return Verdict(False, None, ())
+        return Verdict(False, None, tuple(kept))
 
     while companions:
         verdict_of(next(iter(companions)))
