@@ -67,7 +67,7 @@ from janitor.policy import parse_policy
 from janitor.store import Store
 
 TARGET_RATIO = 1.15
-NAMESPACE, USER, TOKEN = "bench", "bench", "dckr_pat_bench_registry_0123456789"
+NAMESPACE, USER, TOKEN = "bench", "bench", "bench-registry-token-0123456789"
 POLICY = """\
 name: old-prs
 namespace: bench
