@@ -231,21 +231,23 @@ def test_a_hub_without_the_listing_sees_tagged_images_only(tmp_path: Path) -> No
     assert not {U_OLD, U_COLD, U_IDX, U_SHARE, UNTAGGED} & set(plan)
 
 
+class OddRows(httpx.HTTPTransport):
+    """Real HTTP; the manifests listing's ``tags`` come as one string on repository web: a
+    shape janitor does not understand."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path.endswith("/web/manifests"):
+            body = json.loads(response.read())
+            for row in body["manifests"]:
+                row["tags"] = ",".join(row["tags"])
+            return httpx.Response(200, json=body)
+        return response
+
+
 def test_a_shape_janitor_does_not_understand_falls_back_and_says_so(
     today: RunningEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class OddRows(httpx.HTTPTransport):
-        """Real HTTP; the manifests listing's ``tags`` come as one string on repository web."""
-
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = super().handle_request(request)
-            if request.url.path.endswith("/web/manifests"):
-                body = json.loads(response.read())
-                for row in body["manifests"]:
-                    row["tags"] = ",".join(row["tags"])
-                return httpx.Response(200, json=body)
-            return response
-
     hub = HubClient(today.url, Credentials(USER, TOKEN), timeout=10, transport=OddRows())
     with hub, registry_client(today) as registry:
         backend = RegistryBackend(hub, registry)
@@ -302,16 +304,6 @@ def test_a_run_records_that_untagged_images_could_not_be_seen(
     today: RunningEmulator, tmp_path: Path, sqlite_store: Store
 ) -> None:
     """The fallback is in the run's record (notes) and its report, not only in the log."""
-
-    class OddRows(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = super().handle_request(request)
-            if request.url.path.endswith("/web/manifests"):
-                body = json.loads(response.read())
-                for row in body["manifests"]:
-                    row["tags"] = ",".join(row["tags"])
-                return httpx.Response(200, json=body)
-            return response
 
     context = RunContext(
         settings=make_settings(today, tmp_path, backend="registry"),

@@ -22,12 +22,9 @@ from janitor.hub.models import (
     TagRef,
 )
 from janitor.plan import CurrentTagAction, Decision
+from tests.runs.conftest import digest
 
 NAMESPACE, REPOSITORY = "acme", "web"
-
-
-def digest(n: int) -> str:
-    return f"sha256:{n:064x}"
 
 
 @dataclass(frozen=True)

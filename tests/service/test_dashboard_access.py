@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from janitor.config import Secret, load_settings
+from janitor.config import Secret, Settings, load_settings
 from janitor.errors import ConfigError
 from janitor.service import access as access_module
 from janitor.service.access import Access, is_loopback
@@ -195,12 +195,9 @@ def test_chromium_reads_the_dashboard_with_basic_auth_in_the_url(guarded: str) -
     assert "401" not in dom.split("<body", 1)[1][:200]
 
 
-def test_serve_off_loopback_without_a_token_starts_without_the_dashboard_and_logs_why(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    store = sqlite_store(tmp_path / "janitor.db")
-    settings = settings_for("http://127.0.0.1:9", tmp_path, f"sqlite:///{tmp_path}/janitor.db")
-    service = Service(
+def off_loopback_service(settings: Settings, store: Store) -> Service:
+    """A service bound to every address (so off loopback), which never runs a policy."""
+    return Service(
         settings=settings,
         store=store,
         hub_factory=lambda: pytest.fail("no run in this test"),  # type: ignore[arg-type,return-value]
@@ -208,6 +205,14 @@ def test_serve_off_loopback_without_a_token_starts_without_the_dashboard_and_log
         clock=lambda: NOW,
         options=ServiceOptions(host="0.0.0.0", port=0, maintenance_seconds=3600),
     )
+
+
+def test_serve_off_loopback_without_a_token_starts_without_the_dashboard_and_logs_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = sqlite_store(tmp_path / "janitor.db")
+    settings = settings_for("http://127.0.0.1:9", tmp_path, f"sqlite:///{tmp_path}/janitor.db")
+    service = off_loopback_service(settings, store)
     caplog.set_level(logging.INFO)
     service.start([])
     try:
@@ -233,14 +238,7 @@ def test_serve_with_a_token_serves_the_dashboard_and_never_logs_the_token(
         f"sqlite:///{tmp_path}/janitor.db",
         http_token=Secret(TOKEN),
     )
-    service = Service(
-        settings=settings,
-        store=store,
-        hub_factory=lambda: pytest.fail("no run in this test"),  # type: ignore[arg-type,return-value]
-        load_policies=list,
-        clock=lambda: NOW,
-        options=ServiceOptions(host="0.0.0.0", port=0, maintenance_seconds=3600),
-    )
+    service = off_loopback_service(settings, store)
     caplog.set_level(logging.DEBUG)
     service.start([])
     try:
